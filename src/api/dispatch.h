@@ -1,0 +1,35 @@
+/* dispatch.h: one HTTP request in, one HTTP response out.
+ *
+ * The whole API path lives behind gt_dispatch: SigV4, routing by the
+ * credential scope's service, decoding, the handler and its CloudTrail
+ * record in one store transaction, and the protocol's response encoding.
+ * The HTTP glue (http/server.c) only moves bytes.
+ */
+#ifndef GT_API_DISPATCH_H
+#define GT_API_DISPATCH_H
+
+#include <stddef.h>
+
+#include "api/call.h"
+#include "http/http_req.h"
+
+typedef struct http_resp {
+    int status;
+    const char *content_type;      /* static string */
+    char request_id[37];
+    char error_type[128];          /* x-amzn-ErrorType, "" for none */
+    char *body;                    /* malloc'd, may be NULL */
+    size_t body_len;
+} http_resp;
+
+typedef struct gt_dispatch_opts {
+    long max_skew_seconds;
+    long long clock_offset_ms;     /* tests only: shift of the SigV4 clock */
+} gt_dispatch_opts;
+
+/* Handle one request. Always fills *out (free its body with free()).
+ * Thread-safe. */
+void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http_req *req,
+                 http_resp *out);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * identity.c: access keys, principals and the first-start bootstrap.
+ *
+ * Keys are documents in the store (account "", region "", kind
+ * "access_key", id = the access key id), so every node of a shared store
+ * sees the same keys. Formats follow AWS: access key ids are "AKIA" + 16
+ * chars of [A-Z2-7] (20 in all), secrets 40 chars of base64 alphabet, IAM
+ * user ids "AIDA" + 17 chars.
+ * Invariant: secrets are only ever written to the store and to the
+ * credentials file (mode 0600); logs and records never see them.
+ */
+#include "auth/identity.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/gtutil.h"
+
+static const char KEY_ALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+static const char ID_ALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+static const char SECRET_ALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static json_t *principal_json(const auth_principal *p)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "type", p->type, "principalId",
+                     p->principal_id, "arn", p->arn, "accountId", p->account_id, "userName",
+                     p->user_name, "secret", p->secret, "active", p->active);
+}
+
+static bool principal_from_json(const char *text, const char *akid, auth_principal *p)
+{
+    json_t *j = json_loads(text, 0, NULL);
+    if (!j)
+        return false;
+    const char *type = json_string_value(json_object_get(j, "type"));
+    const char *pid = json_string_value(json_object_get(j, "principalId"));
+    const char *arn = json_string_value(json_object_get(j, "arn"));
+    const char *acct = json_string_value(json_object_get(j, "accountId"));
+    const char *user = json_string_value(json_object_get(j, "userName"));
+    const char *secret = json_string_value(json_object_get(j, "secret"));
+    bool ok = type && pid && arn && acct && secret;
+    if (ok) {
+        memset(p, 0, sizeof *p);
+        gt_strlcpy(p->type, type, sizeof p->type);
+        gt_strlcpy(p->principal_id, pid, sizeof p->principal_id);
+        gt_strlcpy(p->arn, arn, sizeof p->arn);
+        gt_strlcpy(p->account_id, acct, sizeof p->account_id);
+        gt_strlcpy(p->user_name, user ? user : "", sizeof p->user_name);
+        gt_strlcpy(p->secret, secret, sizeof p->secret);
+        gt_strlcpy(p->access_key_id, akid, sizeof p->access_key_id);
+        p->active = json_is_true(json_object_get(j, "active"));
+    }
+    json_decref(j);
+    return ok;
+}
+
+static bool new_key(auth_principal *p)
+{
+    char rnd[17], sec[41];
+    if (!gt_random_chars(rnd, 16, KEY_ALPHA) || !gt_random_chars(sec, 40, SECRET_ALPHA))
+        return false;
+    snprintf(p->access_key_id, sizeof p->access_key_id, "AKIA%s", rnd);
+    gt_strlcpy(p->secret, sec, sizeof p->secret);
+    p->active = true;
+    return true;
+}
+
+typedef struct boot_ctx {
+    const char *account;
+    auth_principal *root, *admin;
+    bool created;
+} boot_ctx;
+
+static gt_err put_key(store_txn *t, const auth_principal *p)
+{
+    json_t *j = principal_json(p);
+    char *body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body)
+        return GT_E_NOMEM;
+    store_key k = {"", "", "access_key", p->access_key_id};
+    int rc = store_doc_put(t, &k, p->account_id, body);
+    free(body);
+    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
+static gt_err boot_job(store_txn *t, void *ud)
+{
+    boot_ctx *b = ud;
+    store_key k = {b->account, "", "bootstrap", "keys"};
+    char *body = NULL;
+    int rc = store_doc_get(t, &k, &body);
+    if (rc == STORE_OK) {
+        json_t *j = json_loads(body, 0, NULL);
+        free(body);
+        const char *rk = j ? json_string_value(json_object_get(j, "root")) : NULL;
+        const char *ak = j ? json_string_value(json_object_get(j, "admin")) : NULL;
+        char *rb = NULL, *ab = NULL;
+        bool ok = rk && ak;
+        if (ok) {
+            store_key kr = {"", "", "access_key", rk}, ka = {"", "", "access_key", ak};
+            ok = store_doc_get(t, &kr, &rb) == STORE_OK && store_doc_get(t, &ka, &ab) == STORE_OK &&
+                 principal_from_json(rb, rk, b->root) && principal_from_json(ab, ak, b->admin);
+        }
+        free(rb);
+        free(ab);
+        json_decref(j);
+        return ok ? GT_OK : GT_E_INTERNAL;
+    }
+    if (rc != STORE_NOTFOUND)
+        return GT_E_UNAVAILABLE;
+
+    auth_principal *r = b->root, *a = b->admin;
+    memset(r, 0, sizeof *r);
+    memset(a, 0, sizeof *a);
+    char uid[18];
+    if (!new_key(r) || !new_key(a) || !gt_random_chars(uid, 17, ID_ALPHA))
+        return GT_E_INTERNAL;
+    gt_strlcpy(r->type, "Root", sizeof r->type);
+    gt_strlcpy(r->principal_id, b->account, sizeof r->principal_id);
+    snprintf(r->arn, sizeof r->arn, "arn:aws:iam::%s:root", b->account);
+    gt_strlcpy(r->account_id, b->account, sizeof r->account_id);
+    gt_strlcpy(a->type, "IAMUser", sizeof a->type);
+    snprintf(a->principal_id, sizeof a->principal_id, "AIDA%s", uid);
+    snprintf(a->arn, sizeof a->arn, "arn:aws:iam::%s:user/admin", b->account);
+    gt_strlcpy(a->account_id, b->account, sizeof a->account_id);
+    gt_strlcpy(a->user_name, "admin", sizeof a->user_name);
+    gt_err e = put_key(t, r);
+    if (e == GT_OK)
+        e = put_key(t, a);
+    if (e != GT_OK)
+        return e;
+    json_t *j = json_pack("{s:s, s:s}", "root", r->access_key_id, "admin", a->access_key_id);
+    body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!body)
+        return GT_E_NOMEM;
+    rc = store_doc_put(t, &k, NULL, body);
+    free(body);
+    b->created = true;
+    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
+static bool write_credentials(const char *data_dir, const char *region, const auth_principal *root,
+                              const auth_principal *admin, char *err, size_t errcap)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/credentials", data_dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
+        return false;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return false;
+    }
+    fprintf(f,
+            "# greentrail credentials (aws CLI format). Keep this file private.\n"
+            "[default]\n"
+            "# IAM user %s\n"
+            "aws_access_key_id = %s\n"
+            "aws_secret_access_key = %s\n"
+            "region = %s\n"
+            "\n[root]\n"
+            "# account root %s\n"
+            "aws_access_key_id = %s\n"
+            "aws_secret_access_key = %s\n"
+            "region = %s\n",
+            admin->arn, admin->access_key_id, admin->secret, region, root->arn, root->access_key_id,
+            root->secret, region);
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (ok)
+        ok = rename(tmp, path) == 0;
+    if (!ok)
+        snprintf(err, errcap, "cannot write %s: %s", path, strerror(errno));
+    return ok;
+}
+
+gt_err auth_bootstrap(store *s, const char *data_dir, const char *account, const char *region,
+                      auth_principal *root, auth_principal *admin, bool *created,
+                      char *err, size_t errcap)
+{
+    boot_ctx b = {.account = account, .root = root, .admin = admin};
+    gt_err e = store_run(s, boot_job, &b);
+    if (e != GT_OK) {
+        snprintf(err, errcap, "cannot bootstrap credentials (%s)", gt_err_name(e));
+        return e;
+    }
+    *created = b.created;
+    if (!write_credentials(data_dir, region, root, admin, err, errcap))
+        return GT_E_INTERNAL;
+    return GT_OK;
+}
+
+typedef struct lookup_ctx {
+    const char *akid;
+    auth_principal *out;
+} lookup_ctx;
+
+static gt_err lookup_job(store_txn *t, void *ud)
+{
+    lookup_ctx *l = ud;
+    store_key k = {"", "", "access_key", l->akid};
+    char *body = NULL;
+    int rc = store_doc_get(t, &k, &body);
+    if (rc == STORE_NOTFOUND)
+        return GT_E_UNRECOGNIZED_CLIENT;
+    if (rc != STORE_OK)
+        return GT_E_UNAVAILABLE;
+    bool ok = principal_from_json(body, l->akid, l->out);
+    free(body);
+    if (!ok)
+        return GT_E_INTERNAL;
+    return l->out->active ? GT_OK : GT_E_UNRECOGNIZED_CLIENT;
+}
+
+gt_err auth_lookup_key(store *s, const char *access_key_id, auth_principal *out)
+{
+    lookup_ctx l = {access_key_id, out};
+    return store_read(s, lookup_job, &l);
+}

@@ -1,0 +1,180 @@
+/*
+ * ct_lookup.c: LookupEvents, CloudTrail's event history (cloudtrail.md §5).
+ *
+ * What: at most one lookup attribute, an inclusive time range (default:
+ * the retention window up to now), newest first, pages of at most 50 with
+ * an opaque NextToken. Each event carries the stored record as the
+ * CloudTrailEvent string.
+ *
+ * Why this shape: every attribute has an index ending in (time, seq), so a
+ * page is one index range scan whatever the journal's size; the cursor is
+ * the (time, seq) of the last event returned, bound by HMAC to the query
+ * that made it (api/pagetoken), so a token cannot be forged or replayed
+ * against another query.
+ */
+#include "cloudtrail/ct_lookup.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/pagetoken.h"
+#include "util/gtutil.h"
+
+static const struct {
+    const char *name;
+    store_attr attr;
+} attrs[] = {
+    {"EventId", STORE_ATTR_EVENT_ID},         {"EventName", STORE_ATTR_EVENT_NAME},
+    {"ReadOnly", STORE_ATTR_READ_ONLY},       {"Username", STORE_ATTR_USERNAME},
+    {"ResourceType", STORE_ATTR_RESOURCE_TYPE}, {"ResourceName", STORE_ATTR_RESOURCE_NAME},
+    {"EventSource", STORE_ATTR_EVENT_SOURCE}, {"AccessKeyId", STORE_ATTR_ACCESS_KEY_ID},
+};
+
+/* A timestamp member: epoch seconds (number) or ISO-8601 string. */
+static bool time_member(const gt_call *c, const char *name, int64_t *ms, bool *given)
+{
+    json_t *v = json_object_get(c->input, name);
+    *given = v != NULL;
+    if (!v)
+        return true;
+    if (json_is_number(v)) {
+        double d = json_number_value(v);
+        if (!isfinite(d) || d < 0 || d > 253402300799.0)
+            return false;
+        *ms = (int64_t)(d * 1000.0);
+        return true;
+    }
+    const char *s = json_string_value(v);
+    return s && gt_parse_iso(s, ms);
+}
+
+typedef struct page {
+    json_t *events;
+    int n, limit;
+    int64_t last_time, last_seq;
+    bool more;
+} page;
+
+static int add_event(void *ud, int64_t seq, int64_t time_ms, const char *json)
+{
+    page *p = ud;
+    if (p->n == p->limit) {
+        p->more = true;
+        return 1;
+    }
+    json_t *rec = json_loads(json, 0, NULL);
+    if (!rec)
+        return 1;
+    json_t *e = json_object();
+    json_t *ui = json_object_get(rec, "userIdentity");
+    json_object_set(e, "EventId", json_object_get(rec, "eventID"));
+    json_object_set(e, "EventName", json_object_get(rec, "eventName"));
+    json_object_set_new(e, "ReadOnly", json_string(json_is_true(json_object_get(rec, "readOnly")) ? "true" : "false"));
+    json_t *akid = json_object_get(ui, "accessKeyId");
+    if (json_string_length(akid) > 0)
+        json_object_set(e, "AccessKeyId", akid);
+    json_object_set_new(e, "EventTime", json_integer(time_ms / 1000));
+    json_object_set(e, "EventSource", json_object_get(rec, "eventSource"));
+    const char *type = json_string_value(json_object_get(ui, "type"));
+    if (type && strcmp(type, "Root") == 0)
+        json_object_set_new(e, "Username", json_string("root"));
+    else if (json_object_get(ui, "userName"))
+        json_object_set(e, "Username", json_object_get(ui, "userName"));
+    json_t *res = json_object_get(rec, "resources");
+    json_t *out = json_array();
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        json_t *r = json_array_get(res, i);
+        json_array_append_new(out, json_pack("{s:O?, s:O?}", "ResourceType", json_object_get(r, "type"),
+                                             "ResourceName", json_object_get(r, "ARN")));
+    }
+    json_object_set_new(e, "Resources", out);
+    json_object_set_new(e, "CloudTrailEvent", json_string(json));
+    json_array_append_new(p->events, e);
+    json_decref(rec);
+    p->n++;
+    p->last_time = time_ms;
+    p->last_seq = seq;
+    return 0;
+}
+
+static gt_err lookup_events(gt_call *c, store_txn *t)
+{
+    store_lookup q = {.account = c->account, .region = c->region};
+    json_t *la = json_object_get(c->input, "LookupAttributes");
+    if (json_array_size(la) > 1)
+        return gt_call_fail(c, GT_E_CT_INVALID_LOOKUP_ATTRS, "You cannot specify more than one lookup attribute.");
+    const char *akey = NULL, *aval = NULL;
+    if (json_array_size(la) == 1) {
+        json_t *a = json_array_get(la, 0);
+        akey = json_string_value(json_object_get(a, "AttributeKey"));
+        aval = json_string_value(json_object_get(a, "AttributeValue"));
+        for (size_t i = 0; akey && i < sizeof attrs / sizeof attrs[0]; i++)
+            if (strcmp(attrs[i].name, akey) == 0)
+                q.attr = attrs[i].attr;
+        if (q.attr == STORE_ATTR_NONE || !aval)
+            return gt_call_fail(c, GT_E_CT_INVALID_LOOKUP_ATTRS, "Invalid lookup attribute: %s", akey ? akey : "null");
+        if (q.attr == STORE_ATTR_READ_ONLY && strcmp(aval, "true") != 0 && strcmp(aval, "false") != 0)
+            return gt_call_fail(c, GT_E_CT_INVALID_LOOKUP_ATTRS, "Invalid value for ReadOnly: must be true or false.");
+        q.value = aval;
+    }
+    const char *cat = gt_in_str(c, "EventCategory");
+    if (cat && strcmp(cat, "insight") != 0)
+        return gt_call_fail(c, GT_E_CT_INVALID_EVENT_CATEGORY, "Invalid EventCategory: %s", cat);
+
+    bool sgiven, egiven;
+    int64_t now = gt_now_ms();
+    q.start_ms = now - (int64_t)c->srv->retention_days * 86400000LL;
+    q.end_ms = now;
+    if (!time_member(c, "StartTime", &q.start_ms, &sgiven) || !time_member(c, "EndTime", &q.end_ms, &egiven))
+        return gt_call_fail(c, GT_E_CT_INVALID_TIME_RANGE, "Invalid time value.");
+    if (q.start_ms > q.end_ms)
+        return gt_call_fail(c, GT_E_CT_INVALID_TIME_RANGE, "Start time must be before end time.");
+    /* second precision, both ends inclusive */
+    q.start_ms -= q.start_ms % 1000;
+    q.end_ms += 999 - q.end_ms % 1000;
+
+    json_t *mr = json_object_get(c->input, "MaxResults");
+    q.limit = 50;
+    if (mr) {
+        json_int_t m = json_integer_value(mr);
+        if (!json_is_integer(mr) || m < 1 || m > 50)
+            return gt_call_fail(c, GT_E_CT_INVALID_MAX_RESULTS, "Value for MaxResults must be between 1 and 50.");
+        q.limit = (int)m;
+    }
+
+    char scope[1024];
+    snprintf(scope, sizeof scope, "ct|%s|%s|%s|%s|%lld|%lld|%s", c->account, c->region, akey ? akey : "",
+             aval ? aval : "", sgiven ? (long long)q.start_ms : -1LL, egiven ? (long long)q.end_ms : -1LL,
+             cat ? cat : "");
+    const char *tok = gt_in_str(c, "NextToken");
+    if (tok && !api_pagetoken_open(c->srv->token_key, scope, tok, &q.cur_time_ms, &q.cur_seq))
+        return gt_call_fail(c, GT_E_CT_INVALID_NEXT_TOKEN, "Invalid NextToken.");
+
+    page p = {.events = json_array(), .limit = q.limit};
+    if (!p.events)
+        return GT_E_NOMEM;
+    store_lookup fetch = q;
+    fetch.limit = q.limit + 1;
+    /* insights are not produced (no Insights selectors yet): an empty page */
+    if (!cat && store_event_lookup(t, &fetch, add_event, &p) != STORE_OK) {
+        json_decref(p.events);
+        return GT_E_UNAVAILABLE;
+    }
+    c->output = json_object();
+    json_object_set_new(c->output, "Events", p.events);
+    if (p.more) {
+        char next[API_PAGETOKEN_MAX];
+        if (!api_pagetoken_make(c->srv->token_key, scope, p.last_time, p.last_seq, next))
+            return GT_E_INTERNAL;
+        json_object_set_new(c->output, "NextToken", json_string(next));
+    }
+    return GT_OK;
+}
+
+gt_handler ct_handler_for(const char *op)
+{
+    if (strcmp(op, "LookupEvents") == 0)
+        return lookup_events;
+    return NULL;
+}

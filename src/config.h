@@ -1,0 +1,28 @@
+/* config.h: the server's settings, from one option table.
+ * Precedence: defaults < config file < GREENTRAIL_* environment < flags. */
+#ifndef GT_CONFIG_H
+#define GT_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct gt_config {
+    char listen_host[256];
+    int listen_port;
+    char data_dir[2048];
+    char region[32];
+    char account_id[16];
+    long max_skew_seconds;
+    long retention_days;
+    long max_body_bytes;
+    long threads;
+    char config_file[2048];
+} gt_config;
+
+/* Parse argv (after the subcommand) into cfg. Returns 0 on success, 1 when
+ * --help was printed, -1 on error (message written to err). */
+int gt_config_load(gt_config *cfg, int argc, char **argv, char *err, size_t errcap);
+/* Print the option table as --help text. */
+void gt_config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * server.c: libmicrohttpd glue. Moves bytes, nothing else.
+ *
+ * What: accepts connections, keeps the raw request target (the URI log
+ * callback sees it before any unescaping, which SigV4 needs), collects the
+ * headers and the body under a hard cap, builds the read-only http_req
+ * view, calls gt_dispatch, and sends what it returns.
+ *
+ * Invariants:
+ *  - The body never grows past max_body: the rest is drained and the
+ *    request answered 413 without being dispatched.
+ *  - `GET /health` answers without authentication and touches nothing.
+ *  - Per-request memory is freed in the completion callback, whatever
+ *    happened to the connection.
+ */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/gtutil.h"
+
+#define HTTP_MAX_HEADERS 128
+
+struct http_server {
+    struct MHD_Daemon *d;
+    http_server_opts o;
+    int port;
+};
+
+typedef struct req_state {
+    char *uri;               /* raw request target, from the URI log callback */
+    unsigned char *body;
+    size_t len, cap;
+    bool too_big;
+} req_state;
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
+{
+    req_state *rs = calloc(1, sizeof *rs);
+    if (rs)
+        rs->uri = strdup(uri ? uri : "/");
+    return rs;
+}
+
+/* Leave URL text exactly as received: SigV4 and routing decode it. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    return strlen(s);
+}
+
+static void completed(void *cls, struct MHD_Connection *con, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    req_state *rs = *req_cls;
+    if (rs) {
+        free(rs->uri);
+        free(rs->body);
+        free(rs);
+    }
+    *req_cls = NULL;
+}
+
+typedef struct hdr_acc {
+    http_header h[HTTP_MAX_HEADERS];
+    size_t n;
+    bool overflow;
+} hdr_acc;
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    hdr_acc *a = cls;
+    if (a->n >= HTTP_MAX_HEADERS) {
+        a->overflow = true;
+        return MHD_NO;
+    }
+    a->h[a->n].name = key;
+    a->h[a->n].name_len = strlen(key);
+    a->h[a->n].value = value ? value : "";
+    a->h[a->n].value_len = value ? strlen(value) : 0;
+    a->n++;
+    return MHD_YES;
+}
+
+static enum MHD_Result send_bytes(struct MHD_Connection *con, int status, const char *ctype,
+                                  const char *request_id, const char *error_type, char *body,
+                                  size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    if (status != 204)
+        MHD_add_response_header(r, "Content-Type", ctype);
+    if (request_id && *request_id) {
+        MHD_add_response_header(r, "x-amzn-RequestId", request_id);
+    }
+    if (error_type && *error_type)
+        MHD_add_response_header(r, "x-amzn-ErrorType", error_type);
+    enum MHD_Result ret = MHD_queue_response(con, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **req_cls)
+{
+    http_server *s = cls;
+    req_state *rs = *req_cls;
+    if (!rs)
+        return MHD_NO;
+    if (*upload_size) {
+        if (!rs->too_big) {
+            if (rs->len + *upload_size > s->o.max_body) {
+                rs->too_big = true;
+            } else {
+                if (rs->len + *upload_size > rs->cap) {
+                    size_t nc = rs->cap ? rs->cap : 4096;
+                    while (nc < rs->len + *upload_size)
+                        nc *= 2;
+                    if (nc > s->o.max_body)
+                        nc = s->o.max_body;
+                    unsigned char *nb = realloc(rs->body, nc);
+                    if (!nb)
+                        return MHD_NO;
+                    rs->body = nb;
+                    rs->cap = nc;
+                }
+                memcpy(rs->body + rs->len, upload_data, *upload_size);
+                rs->len += *upload_size;
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    /* First call (headers only) for a request with a body: wait for it. */
+    if (rs->len == 0 && !rs->too_big && !rs->body) {
+        const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+        const char *te = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Transfer-Encoding");
+        int64_t n = 0;
+        if ((cl && gt_parse_i64(cl, strlen(cl), &n) && n > 0) || te) {
+            if (n > (int64_t)s->o.max_body)
+                rs->too_big = true;
+            rs->body = malloc(1); /* marks "headers seen" */
+            if (!rs->body)
+                return MHD_NO;
+            rs->cap = 1;
+            return MHD_YES;
+        }
+    }
+    char rid[37];
+    gt_uuid4(rid);
+    if (rs->too_big) {
+        char *b = strdup("{\"__type\":\"RequestEntityTooLargeException\",\"message\":\"Request body is too large.\"}");
+        return send_bytes(con, 413, "application/json", rid, "RequestEntityTooLargeException", b, b ? strlen(b) : 0);
+    }
+    const char *uri = rs->uri ? rs->uri : url;
+    if (strcmp(method, "GET") == 0 && (strcmp(uri, "/health") == 0 || strcmp(uri, "/health/") == 0)) {
+        char *b = strdup("{\"status\":\"ok\"}");
+        return send_bytes(con, 200, "application/json", rid, NULL, b, b ? strlen(b) : 0);
+    }
+
+    hdr_acc acc = {.n = 0};
+    MHD_get_connection_values(con, MHD_HEADER_KIND, collect_header, &acc);
+    if (acc.overflow) {
+        char *b = strdup("{\"__type\":\"RequestHeaderFieldsTooLarge\",\"message\":\"Too many request headers.\"}");
+        return send_bytes(con, 431, "application/json", rid, "RequestHeaderFieldsTooLarge", b, b ? strlen(b) : 0);
+    }
+    char ip[INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        if (ci->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof ip);
+        else if (ci->client_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, ip, sizeof ip);
+    }
+    const char *q = strchr(uri, '?');
+    http_req req = {
+        .method = method,
+        .path = uri,
+        .path_len = q ? (size_t)(q - uri) : strlen(uri),
+        .query = q ? q + 1 : "",
+        .query_len = q ? strlen(q + 1) : 0,
+        .headers = acc.h,
+        .n_headers = acc.n,
+        .body = rs->len ? rs->body : (const unsigned char *)"",
+        .body_len = rs->len,
+        .remote_ip = ip,
+    };
+    http_resp out;
+    gt_dispatch(s->o.ctx, &s->o.dispatch, &req, &out);
+    return send_bytes(con, out.status, out.content_type, out.request_id, out.error_type, out.body, out.body_len);
+}
+
+http_server *http_server_start(const http_server_opts *o, char *err, size_t errcap)
+{
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    s->o = *o;
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)o->port);
+    const char *host = strcmp(o->host, "localhost") == 0 ? "127.0.0.1" : o->host;
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        snprintf(err, errcap, "listen address '%s' is not an IPv4 address", o->host);
+        free(s);
+        return NULL;
+    }
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
+                            0, NULL, NULL, on_request, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
+                            MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
+                            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errcap, "cannot listen on %s:%d", o->host, o->port);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : o->port;
+    return s;
+}
+
+int http_server_port(const http_server *s) { return s->port; }
+
+void http_server_stop(http_server *s)
+{
+    if (!s)
+        return;
+    MHD_quiesce_daemon(s->d);
+    MHD_stop_daemon(s->d);
+    free(s);
+}

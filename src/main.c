@@ -1,0 +1,211 @@
+/*
+ * main.c: the `greentrail` command.
+ *
+ *   greentrail serve [options]   run the server (see --help)
+ *   greentrail version
+ *
+ * `serve` opens the store, bootstraps the account's credentials on first
+ * start, starts the HTTP listener and the retention pruner, prints where
+ * it listens and how to use the credentials, and waits for SIGTERM or
+ * SIGINT. Then it stops accepting, lets in-flight requests finish, drains
+ * the store's queue and exits 0.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/identity.h"
+#include "config.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/gtutil.h"
+
+#define GT_VERSION "0.1.0"
+
+typedef struct key_ctx {
+    unsigned char *key;
+} key_ctx;
+
+static gt_err token_key_job(store_txn *t, void *ud)
+{
+    key_ctx *k = ud;
+    store_key sk = {"", "", "server", "token_key"};
+    char *body = NULL;
+    int rc = store_doc_get(t, &sk, &body);
+    if (rc == STORE_OK) {
+        json_t *j = json_loads(body, 0, NULL);
+        free(body);
+        const char *hex = json_string_value(json_object_get(j, "key"));
+        bool ok = hex && gt_unhex(hex, k->key, 32);
+        json_decref(j);
+        return ok ? GT_OK : GT_E_INTERNAL;
+    }
+    if (rc != STORE_NOTFOUND || !gt_random_bytes(k->key, 32))
+        return GT_E_UNAVAILABLE;
+    char hex[65];
+    gt_hex(k->key, 32, hex);
+    json_t *j = json_pack("{s:s}", "key", hex);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text)
+        return GT_E_NOMEM;
+    rc = store_doc_put(t, &sk, NULL, text);
+    free(text);
+    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
+/* ---------------------------------------------------------------- retention */
+
+typedef struct pruner {
+    store *st;
+    long days;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    pthread_t th;
+} pruner;
+
+typedef struct prune_ctx {
+    int64_t cutoff;
+    int64_t deleted;
+} prune_ctx;
+
+static gt_err prune_job(store_txn *t, void *ud)
+{
+    prune_ctx *p = ud;
+    p->deleted = store_event_prune(t, p->cutoff, 5000);
+    return p->deleted < 0 ? GT_E_UNAVAILABLE : GT_OK;
+}
+
+static void *pruner_main(void *arg)
+{
+    pruner *p = arg;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        pthread_mutex_unlock(&p->mu);
+        prune_ctx pc = {.cutoff = gt_now_ms() - (int64_t)p->days * 86400000LL};
+        do {   /* small batches, so writers are never held up for long */
+            if (store_run(p->st, prune_job, &pc) != GT_OK)
+                break;
+        } while (pc.deleted == 5000);
+        pthread_mutex_lock(&p->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 600;
+        while (!p->stop && pthread_cond_timedwait(&p->cv, &p->mu, &ts) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- serve */
+
+static int cmd_serve(int argc, char **argv)
+{
+    gt_config cfg;
+    char err[1024];
+    int rc = gt_config_load(&cfg, argc, argv, err, sizeof err);
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        fprintf(stderr, "greentrail: %s\n", err);
+        return 2;
+    }
+    /* Block the stop signals in every thread; main waits for them. */
+    sigset_t stopsigs;
+    sigemptyset(&stopsigs);
+    sigaddset(&stopsigs, SIGINT);
+    sigaddset(&stopsigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    store *st = store_open(cfg.data_dir, err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "greentrail: %s\n", err);
+        return 1;
+    }
+    auth_principal root, admin;
+    bool created = false;
+    if (auth_bootstrap(st, cfg.data_dir, cfg.account_id, cfg.region, &root, &admin, &created, err, sizeof err) != GT_OK) {
+        fprintf(stderr, "greentrail: %s\n", err);
+        store_close(st);
+        return 1;
+    }
+    gt_server_ctx ctx = {.st = st, .home_region = cfg.region, .retention_days = cfg.retention_days};
+    key_ctx kc = {ctx.token_key};
+    if (store_run(st, token_key_job, &kc) != GT_OK) {
+        fprintf(stderr, "greentrail: cannot load the paging-token key\n");
+        store_close(st);
+        return 1;
+    }
+    const char *off = getenv("GREENTRAIL_TEST_CLOCK_OFFSET_MS"); /* tests: shift SigV4's clock */
+    int64_t offset = 0;
+    if (off && !gt_parse_i64(off, strlen(off), &offset))
+        offset = 0;
+    http_server_opts ho = {
+        .host = cfg.listen_host,
+        .port = cfg.listen_port,
+        .max_body = (size_t)cfg.max_body_bytes,
+        .threads = (unsigned)cfg.threads,
+        .ctx = &ctx,
+        .dispatch = {.max_skew_seconds = cfg.max_skew_seconds, .clock_offset_ms = offset},
+    };
+    http_server *hs = http_server_start(&ho, err, sizeof err);
+    if (!hs) {
+        fprintf(stderr, "greentrail: %s\n", err);
+        store_close(st);
+        return 1;
+    }
+    pruner pr = {.st = st, .days = cfg.retention_days};
+    pthread_mutex_init(&pr.mu, NULL);
+    pthread_cond_init(&pr.cv, NULL);
+    pthread_create(&pr.th, NULL, pruner_main, &pr);
+
+    int port = http_server_port(hs);
+    printf("greentrail %s listening on http://%s:%d\n", GT_VERSION, cfg.listen_host, port);
+    printf("data dir: %s (store: SQLite WAL, greentrail.db)\n", cfg.data_dir);
+    printf("%s credentials for account %s: %s/credentials\n", created ? "created" : "reusing", cfg.account_id,
+           cfg.data_dir);
+    printf("  profile default = IAM user admin, access key %s\n", admin.access_key_id);
+    printf("  profile root    = account root,   access key %s\n", root.access_key_id);
+    printf("use them with:\n  export AWS_SHARED_CREDENTIALS_FILE=%s/credentials AWS_DEFAULT_REGION=%s\n"
+           "  aws --endpoint-url http://%s:%d greengrass list-groups\n",
+           cfg.data_dir, cfg.region, cfg.listen_host, port);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&stopsigs, &sig);
+    printf("greentrail: signal %d, draining\n", sig);
+    fflush(stdout);
+    http_server_stop(hs);
+    pthread_mutex_lock(&pr.mu);
+    pr.stop = true;
+    pthread_cond_signal(&pr.cv);
+    pthread_mutex_unlock(&pr.mu);
+    pthread_join(pr.th, NULL);
+    store_close(st);
+    printf("greentrail: stopped\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+        printf("usage: greentrail <command> [options]\n\ncommands:\n"
+               "  serve     run the server (greentrail serve --help)\n"
+               "  version   print the version\n");
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("greentrail %s\n", GT_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "greentrail: unknown command '%s' (try greentrail --help)\n", argv[1]);
+    return 2;
+}

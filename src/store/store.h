@@ -1,0 +1,124 @@
+/* store.h: the durable store behind every handler.
+ *
+ * Handlers see documents (JSON text keyed by account/region/kind/id, with an
+ * optional parent id and a stable insertion sequence) and the CloudTrail
+ * event journal. No SQL leaves this interface, so a PostgreSQL backend can
+ * sit behind the same calls.
+ *
+ * Writes happen only inside store_run(): the job runs on the single writer
+ * thread, inside a transaction that many concurrent jobs share (group
+ * commit). store_run() returns after that transaction is durable on disk.
+ */
+#ifndef GT_STORE_H
+#define GT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/errors.h"
+
+typedef struct store store;
+typedef struct store_txn store_txn;
+
+enum { STORE_OK = 0, STORE_NOTFOUND = 1, STORE_ERR = -1 };
+
+/* Open (create) the store under data_dir, apply migrations, start the
+ * writer. NULL on failure with a reason in err. */
+store *store_open(const char *data_dir, char *err, size_t errcap);
+/* Finish queued jobs, stop the writer, close. NULL is a no-op. */
+void store_close(store *s);
+
+/* A job: runs on the writer thread. Return GT_OK to keep its changes; any
+ * other value rolls back everything the job did (its own savepoint). */
+typedef gt_err (*store_job_fn)(store_txn *t, void *ud);
+/* Run fn in the shared write transaction and wait until it is durable.
+ * Returns fn's result, or GT_E_UNAVAILABLE when the commit failed (then
+ * nothing of fn persisted). Thread-safe. */
+gt_err store_run(store *s, store_job_fn fn, void *ud);
+/* Run fn on a read-only connection (a consistent snapshot). Its t accepts
+ * only the read calls below. Thread-safe. */
+gt_err store_read(store *s, store_job_fn fn, void *ud);
+
+/* Nested savepoint inside a job, so a handler's failed changes can be
+ * undone while the job still records its event. */
+int store_sp_begin(store_txn *t);
+int store_sp_rollback(store_txn *t);   /* undo to begin and release */
+int store_sp_release(store_txn *t);    /* keep */
+
+/* ---- documents ---- */
+typedef struct store_key {
+    const char *account;
+    const char *region;
+    const char *kind;
+    const char *id;
+} store_key;
+
+/* *body_out is malloc'd (caller frees) when STORE_OK. */
+int store_doc_get(store_txn *t, const store_key *k, char **body_out);
+/* Insert, or replace the body of an existing key (its seq is kept). */
+int store_doc_put(store_txn *t, const store_key *k, const char *parent, const char *body);
+int store_doc_delete(store_txn *t, const store_key *k);
+/* Delete every doc of kind whose parent is `parent`. */
+int store_doc_delete_children(store_txn *t, const char *account, const char *region,
+                              const char *kind, const char *parent);
+/* Calls cb for docs of kind (and parent, unless NULL) in seq order
+ * (ascending, or descending if desc), starting after `after_seq` (0: from
+ * the start; for desc, 0 means from the end), at most `limit` (<=0: all).
+ * cb returns non-zero to stop. */
+typedef int (*store_doc_cb)(void *ud, int64_t seq, const char *id, const char *body);
+int store_doc_list(store_txn *t, const char *account, const char *region, const char *kind,
+                   const char *parent, int64_t after_seq, bool desc, int limit,
+                   store_doc_cb cb, void *ud);
+
+/* ---- CloudTrail event journal ---- */
+typedef struct store_event {
+    const char *account;
+    const char *region;
+    int64_t time_ms;
+    const char *event_id;
+    const char *event_name;
+    const char *event_source;
+    const char *username;        /* may be NULL */
+    const char *access_key_id;   /* may be NULL */
+    bool read_only;
+    int n_res;
+    const char *const *res_types;
+    const char *const *res_names;
+    const char *json;            /* the whole record */
+} store_event;
+
+int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out);
+
+typedef enum store_attr {
+    STORE_ATTR_NONE = 0,
+    STORE_ATTR_EVENT_ID,
+    STORE_ATTR_EVENT_NAME,
+    STORE_ATTR_READ_ONLY,
+    STORE_ATTR_USERNAME,
+    STORE_ATTR_RESOURCE_TYPE,
+    STORE_ATTR_RESOURCE_NAME,
+    STORE_ATTR_EVENT_SOURCE,
+    STORE_ATTR_ACCESS_KEY_ID,
+} store_attr;
+
+typedef struct store_lookup {
+    const char *account;
+    const char *region;
+    store_attr attr;
+    const char *value;
+    int64_t start_ms, end_ms;    /* inclusive */
+    int64_t cur_time_ms;         /* cursor: strictly older than (time, seq) */
+    int64_t cur_seq;             /* 0 = no cursor */
+    int limit;
+} store_lookup;
+
+typedef int (*store_event_cb)(void *ud, int64_t seq, int64_t time_ms, const char *json);
+/* Newest first. */
+int store_event_lookup(store_txn *t, const store_lookup *q, store_event_cb cb, void *ud);
+/* Delete events older than cutoff; returns the count or STORE_ERR. */
+int64_t store_event_prune(store_txn *t, int64_t cutoff_ms, int max_rows);
+/* Count of stored events (tests, metrics). */
+int64_t store_event_count(store_txn *t);
+
+#endif

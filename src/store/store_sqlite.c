@@ -1,0 +1,621 @@
+/*
+ * store_sqlite.c: the embedded store, SQLite in WAL mode.
+ *
+ * What: documents (resources as JSON), the CloudTrail event journal with
+ * the indexed columns LookupEvents needs, and versioned migrations.
+ *
+ * Why one writer thread: SQLite has one writer at a time anyway. Request
+ * threads hand their job (a function) to the writer, which runs every job
+ * that is waiting inside ONE transaction, each job in its own savepoint,
+ * and then commits once: group commit, one fsync (synchronous=FULL in WAL
+ * mode) for a whole batch. A job's caller is woken only after the commit
+ * returned, so a 2xx is never sent for a change that is not durable.
+ *
+ * Invariants:
+ *  - A job's changes and its event record are in the same transaction.
+ *  - If the commit fails (disk full, I/O error) every job of the batch gets
+ *    GT_E_UNAVAILABLE and nothing of the batch persists.
+ *  - Readers use separate connections (WAL snapshots); they never write.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/gtutil.h"
+
+#define STORE_MAX_BATCH 256
+#define STORE_READERS 4
+
+struct store_txn {
+    sqlite3 *db;
+    bool writable;
+    int sp_depth;
+};
+
+typedef struct store_job {
+    store_job_fn fn;
+    void *ud;
+    gt_err result;
+    bool done;
+    struct store_job *next;
+} store_job;
+
+typedef struct store_reader {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+} store_reader;
+
+struct store {
+    sqlite3 *wdb;
+    pthread_t writer;
+    pthread_mutex_t mu;
+    pthread_cond_t work;
+    pthread_cond_t done;
+    store_job *head, *tail;
+    bool stopping;
+    store_reader readers[STORE_READERS];
+    unsigned next_reader;
+    pthread_mutex_t rr_mu;
+};
+
+/* ---------------------------------------------------------------- schema */
+
+static const char *const migrations[] = {
+    /* 1: documents and the event journal */
+    "CREATE TABLE docs ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account TEXT NOT NULL, region TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,"
+    "  parent TEXT, body TEXT NOT NULL,"
+    "  UNIQUE (account, region, kind, id));"
+    "CREATE INDEX docs_parent ON docs (account, region, kind, parent, seq);"
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  account TEXT NOT NULL, region TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+    "  event_id TEXT NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL,"
+    "  username TEXT, access_key_id TEXT, read_only INTEGER NOT NULL, json TEXT NOT NULL);"
+    "CREATE INDEX ev_time ON events (account, region, time_ms, seq);"
+    "CREATE INDEX ev_id ON events (account, region, event_id, time_ms, seq);"
+    "CREATE INDEX ev_name ON events (account, region, event_name, time_ms, seq);"
+    "CREATE INDEX ev_user ON events (account, region, username, time_ms, seq);"
+    "CREATE INDEX ev_source ON events (account, region, event_source, time_ms, seq);"
+    "CREATE INDEX ev_key ON events (account, region, access_key_id, time_ms, seq);"
+    "CREATE INDEX ev_ro ON events (account, region, read_only, time_ms, seq);"
+    "CREATE TABLE event_resources ("
+    "  seq INTEGER NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+    "  rtype TEXT NOT NULL, rname TEXT NOT NULL);"
+    "CREATE INDEX evr_type ON event_resources (account, region, rtype, time_ms, seq);"
+    "CREATE INDEX evr_name ON event_resources (account, region, rname, time_ms, seq);"
+    "CREATE INDEX evr_seq ON event_resources (seq);",
+};
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errcap)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    int n = (int)(sizeof migrations / sizeof migrations[0]);
+    if (version > n) {
+        snprintf(err, errcap, "store schema version %d is newer than this binary (%d)", version, n);
+        return -1;
+    }
+    for (int i = version; i < n; i++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", i + 1);
+        if (exec(db, "BEGIN IMMEDIATE") || exec(db, migrations[i]) || exec(db, pragma) ||
+            exec(db, "COMMIT")) {
+            snprintf(err, errcap, "migration %d failed: %s", i + 1, sqlite3_errmsg(db));
+            exec(db, "ROLLBACK");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static sqlite3 *open_db(const char *path, bool readonly, char *err, size_t errcap)
+{
+    sqlite3 *db = NULL;
+    int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    flags |= SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errcap, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (!readonly) {
+        if (exec(db, "PRAGMA journal_mode=WAL") || exec(db, "PRAGMA synchronous=FULL")) {
+            snprintf(err, errcap, "cannot set WAL mode on %s: %s", path, sqlite3_errmsg(db));
+            sqlite3_close(db);
+            return NULL;
+        }
+    }
+    return db;
+}
+
+/* ---------------------------------------------------------------- writer */
+
+static void *writer_main(void *arg)
+{
+    store *s = arg;
+    store_txn t = {.db = s->wdb, .writable = true};
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->head && !s->stopping)
+            pthread_cond_wait(&s->work, &s->mu);
+        if (!s->head && s->stopping)
+            break;
+        store_job *batch = s->head, *last = NULL;
+        int n = 0;
+        for (store_job *j = batch; j && n < STORE_MAX_BATCH; j = j->next, n++)
+            last = j;
+        s->head = last->next;
+        if (!s->head)
+            s->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        bool ok = exec(s->wdb, "BEGIN IMMEDIATE") == 0;
+        for (store_job *j = batch; j; j = j->next) {
+            if (!ok) {
+                j->result = GT_E_UNAVAILABLE;
+                continue;
+            }
+            t.sp_depth = 0;
+            if (exec(s->wdb, "SAVEPOINT job")) {
+                j->result = GT_E_UNAVAILABLE;
+                continue;
+            }
+            j->result = j->fn(&t, j->ud);
+            while (t.sp_depth > 0)
+                store_sp_rollback(&t);
+            if (j->result != GT_OK)
+                exec(s->wdb, "ROLLBACK TO job");
+            exec(s->wdb, "RELEASE job");
+        }
+        if (ok && exec(s->wdb, "COMMIT") != 0) {
+            fprintf(stderr, "greentrail: store commit failed: %s\n", sqlite3_errmsg(s->wdb));
+            exec(s->wdb, "ROLLBACK");
+            ok = false;
+        }
+        if (!ok)
+            for (store_job *j = batch; j; j = j->next)
+                j->result = GT_E_UNAVAILABLE;
+
+        pthread_mutex_lock(&s->mu);
+        for (store_job *j = batch, *nx; j; j = nx) {
+            nx = j->next;
+            j->done = true;
+        }
+        pthread_cond_broadcast(&s->done);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+gt_err store_run(store *s, store_job_fn fn, void *ud)
+{
+    store_job j = {.fn = fn, .ud = ud, .result = GT_E_UNAVAILABLE};
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        return GT_E_UNAVAILABLE;
+    }
+    if (s->tail)
+        s->tail->next = &j;
+    else
+        s->head = &j;
+    s->tail = &j;
+    pthread_cond_signal(&s->work);
+    while (!j.done)
+        pthread_cond_wait(&s->done, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return j.result;
+}
+
+gt_err store_read(store *s, store_job_fn fn, void *ud)
+{
+    pthread_mutex_lock(&s->rr_mu);
+    store_reader *r = &s->readers[s->next_reader++ % STORE_READERS];
+    pthread_mutex_unlock(&s->rr_mu);
+    pthread_mutex_lock(&r->mu);
+    store_txn t = {.db = r->db, .writable = false};
+    gt_err e = GT_E_UNAVAILABLE;
+    if (exec(r->db, "BEGIN") == 0) {
+        e = fn(&t, ud);
+        exec(r->db, "COMMIT");
+    }
+    pthread_mutex_unlock(&r->mu);
+    return e;
+}
+
+int store_sp_begin(store_txn *t)
+{
+    if (exec(t->db, "SAVEPOINT h"))
+        return STORE_ERR;
+    t->sp_depth++;
+    return STORE_OK;
+}
+
+int store_sp_rollback(store_txn *t)
+{
+    if (t->sp_depth <= 0)
+        return STORE_ERR;
+    t->sp_depth--;
+    return (exec(t->db, "ROLLBACK TO h") || exec(t->db, "RELEASE h")) ? STORE_ERR : STORE_OK;
+}
+
+int store_sp_release(store_txn *t)
+{
+    if (t->sp_depth <= 0)
+        return STORE_ERR;
+    t->sp_depth--;
+    return exec(t->db, "RELEASE h") ? STORE_ERR : STORE_OK;
+}
+
+/* ---------------------------------------------------------------- open/close */
+
+store *store_open(const char *data_dir, char *err, size_t errcap)
+{
+    char path[4096];
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errcap, "cannot create %s: %s", data_dir, strerror(errno));
+        return NULL;
+    }
+    if (snprintf(path, sizeof path, "%s/greentrail.db", data_dir) >= (int)sizeof path) {
+        snprintf(err, errcap, "data dir path too long");
+        return NULL;
+    }
+    store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    s->wdb = open_db(path, false, err, errcap);
+    if (!s->wdb || migrate(s->wdb, err, errcap)) {
+        sqlite3_close(s->wdb);
+        free(s);
+        return NULL;
+    }
+    for (int i = 0; i < STORE_READERS; i++) {
+        pthread_mutex_init(&s->readers[i].mu, NULL);
+        s->readers[i].db = open_db(path, true, err, errcap);
+        if (!s->readers[i].db) {
+            for (int k = 0; k < i; k++)
+                sqlite3_close(s->readers[k].db);
+            sqlite3_close(s->wdb);
+            free(s);
+            return NULL;
+        }
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->rr_mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        snprintf(err, errcap, "cannot start the store writer");
+        for (int k = 0; k < STORE_READERS; k++)
+            sqlite3_close(s->readers[k].db);
+        sqlite3_close(s->wdb);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_close(store *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->writer, NULL);
+    for (int i = 0; i < STORE_READERS; i++) {
+        sqlite3_close(s->readers[i].db);
+        pthread_mutex_destroy(&s->readers[i].mu);
+    }
+    sqlite3_close(s->wdb);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->rr_mu);
+    pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->done);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- documents */
+
+static sqlite3_stmt *prep(store_txn *t, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
+        return NULL;
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void bind_key(sqlite3_stmt *st, const store_key *k)
+{
+    bind_text(st, 1, k->account);
+    bind_text(st, 2, k->region);
+    bind_text(st, 3, k->kind);
+    bind_text(st, 4, k->id);
+}
+
+int store_doc_get(store_txn *t, const store_key *k, char **body_out)
+{
+    sqlite3_stmt *st = prep(t, "SELECT body FROM docs WHERE account=?1 AND region=?2 AND kind=?3 AND id=?4");
+    if (!st)
+        return STORE_ERR;
+    bind_key(st, k);
+    int rc = sqlite3_step(st), ret = STORE_ERR;
+    if (rc == SQLITE_ROW) {
+        const char *b = (const char *)sqlite3_column_text(st, 0);
+        *body_out = strdup(b ? b : "");
+        ret = *body_out ? STORE_OK : STORE_ERR;
+    } else if (rc == SQLITE_DONE) {
+        ret = STORE_NOTFOUND;
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int store_doc_put(store_txn *t, const store_key *k, const char *parent, const char *body)
+{
+    if (!t->writable)
+        return STORE_ERR;
+    sqlite3_stmt *st = prep(t, "INSERT INTO docs (account, region, kind, id, parent, body)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                               " ON CONFLICT (account, region, kind, id) DO UPDATE SET body = excluded.body");
+    if (!st)
+        return STORE_ERR;
+    bind_key(st, k);
+    bind_text(st, 5, parent);
+    bind_text(st, 6, body);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
+}
+
+int store_doc_delete(store_txn *t, const store_key *k)
+{
+    if (!t->writable)
+        return STORE_ERR;
+    sqlite3_stmt *st = prep(t, "DELETE FROM docs WHERE account=?1 AND region=?2 AND kind=?3 AND id=?4");
+    if (!st)
+        return STORE_ERR;
+    bind_key(st, k);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return STORE_ERR;
+    return sqlite3_changes(t->db) > 0 ? STORE_OK : STORE_NOTFOUND;
+}
+
+int store_doc_delete_children(store_txn *t, const char *account, const char *region,
+                              const char *kind, const char *parent)
+{
+    if (!t->writable)
+        return STORE_ERR;
+    sqlite3_stmt *st = prep(t, "DELETE FROM docs WHERE account=?1 AND region=?2 AND kind=?3 AND parent=?4");
+    if (!st)
+        return STORE_ERR;
+    store_key k = {account, region, kind, parent};
+    bind_key(st, &k);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
+}
+
+int store_doc_list(store_txn *t, const char *account, const char *region, const char *kind,
+                   const char *parent, int64_t after_seq, bool desc, int limit,
+                   store_doc_cb cb, void *ud)
+{
+    const char *sql;
+    if (desc)
+        sql = parent ? "SELECT seq, id, body FROM docs WHERE account=?1 AND region=?2 AND kind=?3 AND parent=?4"
+                       " AND (?5 = 0 OR seq < ?5) ORDER BY seq DESC LIMIT ?6"
+                     : "SELECT seq, id, body FROM docs WHERE account=?1 AND region=?2 AND kind=?3"
+                       " AND (?5 = 0 OR seq < ?5) ORDER BY seq DESC LIMIT ?6";
+    else
+        sql = parent ? "SELECT seq, id, body FROM docs WHERE account=?1 AND region=?2 AND kind=?3 AND parent=?4"
+                       " AND seq > ?5 ORDER BY seq ASC LIMIT ?6"
+                     : "SELECT seq, id, body FROM docs WHERE account=?1 AND region=?2 AND kind=?3"
+                       " AND seq > ?5 ORDER BY seq ASC LIMIT ?6";
+    sqlite3_stmt *st = prep(t, sql);
+    if (!st)
+        return STORE_ERR;
+    store_key k = {account, region, kind, parent};
+    bind_key(st, &k);
+    if (!parent)
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_int64(st, 5, after_seq);
+    sqlite3_bind_int(st, 6, limit > 0 ? limit : -1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
+}
+
+/* ---------------------------------------------------------------- events */
+
+int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
+{
+    if (!t->writable)
+        return STORE_ERR;
+    sqlite3_stmt *st = prep(t, "INSERT INTO events (account, region, time_ms, event_id, event_name,"
+                               " event_source, username, access_key_id, read_only, json)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    if (!st)
+        return STORE_ERR;
+    bind_text(st, 1, ev->account);
+    bind_text(st, 2, ev->region);
+    sqlite3_bind_int64(st, 3, ev->time_ms);
+    bind_text(st, 4, ev->event_id);
+    bind_text(st, 5, ev->event_name);
+    bind_text(st, 6, ev->event_source);
+    bind_text(st, 7, ev->username);
+    bind_text(st, 8, ev->access_key_id);
+    sqlite3_bind_int(st, 9, ev->read_only ? 1 : 0);
+    bind_text(st, 10, ev->json);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return STORE_ERR;
+    int64_t seq = sqlite3_last_insert_rowid(t->db);
+    if (seq_out)
+        *seq_out = seq;
+    for (int i = 0; i < ev->n_res; i++) {
+        st = prep(t, "INSERT INTO event_resources (seq, account, region, time_ms, rtype, rname)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        if (!st)
+            return STORE_ERR;
+        sqlite3_bind_int64(st, 1, seq);
+        bind_text(st, 2, ev->account);
+        bind_text(st, 3, ev->region);
+        sqlite3_bind_int64(st, 4, ev->time_ms);
+        bind_text(st, 5, ev->res_types[i] ? ev->res_types[i] : "");
+        bind_text(st, 6, ev->res_names[i] ? ev->res_names[i] : "");
+        rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            return STORE_ERR;
+    }
+    return STORE_OK;
+}
+
+static const char *attr_column(store_attr a)
+{
+    switch (a) {
+    case STORE_ATTR_EVENT_ID: return "event_id";
+    case STORE_ATTR_EVENT_NAME: return "event_name";
+    case STORE_ATTR_READ_ONLY: return "read_only";
+    case STORE_ATTR_USERNAME: return "username";
+    case STORE_ATTR_EVENT_SOURCE: return "event_source";
+    case STORE_ATTR_ACCESS_KEY_ID: return "access_key_id";
+    case STORE_ATTR_RESOURCE_TYPE: return "rtype";
+    case STORE_ATTR_RESOURCE_NAME: return "rname";
+    default: return NULL;
+    }
+}
+
+int store_event_lookup(store_txn *t, const store_lookup *q, store_event_cb cb, void *ud)
+{
+    char sql[768];
+    const char *col = attr_column(q->attr);
+    const char *cursor = q->cur_seq > 0 ? " AND (e.time_ms < ?5 OR (e.time_ms = ?5 AND e.seq < ?6))" : "";
+    if (q->attr == STORE_ATTR_RESOURCE_TYPE || q->attr == STORE_ATTR_RESOURCE_NAME) {
+        /* One row per matching resource; DISTINCT on seq keeps each event once. */
+        const char *c2 = q->cur_seq > 0 ? " AND (r.time_ms < ?5 OR (r.time_ms = ?5 AND r.seq < ?6))" : "";
+        snprintf(sql, sizeof sql,
+                 "SELECT e.seq, e.time_ms, e.json FROM events e WHERE e.seq IN ("
+                 " SELECT DISTINCT r.seq FROM event_resources r WHERE r.account=?1 AND r.region=?2"
+                 " AND r.%s = ?7 AND r.time_ms BETWEEN ?3 AND ?4%s"
+                 " ORDER BY r.time_ms DESC, r.seq DESC LIMIT ?8)"
+                 " ORDER BY e.time_ms DESC, e.seq DESC",
+                 col, c2);
+    } else if (col) {
+        snprintf(sql, sizeof sql,
+                 "SELECT e.seq, e.time_ms, e.json FROM events e WHERE e.account=?1 AND e.region=?2"
+                 " AND e.%s = ?7 AND e.time_ms BETWEEN ?3 AND ?4%s"
+                 " ORDER BY e.time_ms DESC, e.seq DESC LIMIT ?8",
+                 col, cursor);
+    } else {
+        snprintf(sql, sizeof sql,
+                 "SELECT e.seq, e.time_ms, e.json FROM events e WHERE e.account=?1 AND e.region=?2"
+                 " AND e.time_ms BETWEEN ?3 AND ?4%s"
+                 " ORDER BY e.time_ms DESC, e.seq DESC LIMIT ?8",
+                 cursor);
+    }
+    sqlite3_stmt *st = prep(t, sql);
+    if (!st)
+        return STORE_ERR;
+    bind_text(st, 1, q->account);
+    bind_text(st, 2, q->region);
+    sqlite3_bind_int64(st, 3, q->start_ms);
+    sqlite3_bind_int64(st, 4, q->end_ms);
+    if (q->cur_seq > 0) {
+        sqlite3_bind_int64(st, 5, q->cur_time_ms);
+        sqlite3_bind_int64(st, 6, q->cur_seq);
+    }
+    if (q->attr == STORE_ATTR_READ_ONLY)
+        sqlite3_bind_int(st, 7, q->value && strcmp(q->value, "true") == 0 ? 1 : 0);
+    else if (col)
+        bind_text(st, 7, q->value);
+    sqlite3_bind_int(st, 8, q->limit > 0 ? q->limit : 50);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cb(ud, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+               (const char *)sqlite3_column_text(st, 2))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
+}
+
+int64_t store_event_prune(store_txn *t, int64_t cutoff_ms, int max_rows)
+{
+    if (!t->writable)
+        return STORE_ERR;
+    sqlite3_stmt *st = prep(t, "DELETE FROM event_resources WHERE seq IN"
+                               " (SELECT seq FROM events WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)");
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    sqlite3_bind_int(st, 2, max_rows);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return STORE_ERR;
+    st = prep(t, "DELETE FROM events WHERE seq IN"
+                 " (SELECT seq FROM events WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)");
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    sqlite3_bind_int(st, 2, max_rows);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? sqlite3_changes(t->db) : STORE_ERR;
+}
+
+int64_t store_event_count(store_txn *t)
+{
+    sqlite3_stmt *st = prep(t, "SELECT count(*) FROM events");
+    if (!st)
+        return STORE_ERR;
+    int64_t n = STORE_ERR;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
