@@ -23,75 +23,12 @@
 #include <time.h>
 
 #include "api/decode.h"
+#include "api/service.h"
 #include "auth/sigv4.h"
-#include "cloudtrail/ct_lookup.h"
 #include "cloudtrail/ct_record.h"
-#include "greengrass/gg.h"
 #include "util/gtutil.h"
 
-typedef enum { PROTO_REST_JSON, PROTO_JSON } proto;
-
-typedef struct gt_service {
-    const char *signing_name;
-    const model_service *model;
-    proto protocol;
-    gt_handler (*handler_for)(const char *op);
-    /* fills the variable parts of the record */
-    void (*record_parts)(const gt_call *c, ct_record_parts *p);
-    /* maps generic decode errors to the service's own */
-    gt_err (*map_error)(const model_op *op, gt_err e, const char *msg);
-} gt_service;
-
-/* CloudTrail answers bad LookupEvents members with their own exception
- * types (cloudtrail.md §5.2); the decoder's message names the member. */
-static gt_err ct_map_error(const model_op *op, gt_err e, const char *msg)
-{
-    static const struct {
-        const char *op, *member;
-        gt_err e;
-    } rows[] = {
-        {"LookupEvents", "MaxResults", GT_E_CT_INVALID_MAX_RESULTS},
-        {"LookupEvents", "LookupAttributes", GT_E_CT_INVALID_LOOKUP_ATTRS},
-        {"LookupEvents", "EventCategory", GT_E_CT_INVALID_EVENT_CATEGORY},
-        {"LookupEvents", "StartTime", GT_E_CT_INVALID_TIME_RANGE},
-        {"LookupEvents", "EndTime", GT_E_CT_INVALID_TIME_RANGE},
-    };
-    const char *at = (e == GT_E_VALIDATION && msg) ? strstr(msg, " at '") : NULL;
-    if (!at)
-        return e;
-    at += 5;
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        size_t n = strlen(rows[i].member);
-        if (strcmp(op->name, rows[i].op) == 0 && strncmp(at, rows[i].member, n) == 0 &&
-            (at[n] == '\'' || at[n] == '.' || at[n] == '['))
-            return rows[i].e;
-    }
-    return e;
-}
-
-static void ct_parts(const gt_call *c, ct_record_parts *p)
-{
-    p->request_parameters = ct_redact(c->input, NULL);
-    p->response_elements = NULL;   /* CloudTrail's own API: reads, or null */
-    if (c->err == GT_OK && !c->op->read_only && c->output && json_object_size(c->output) > 0)
-        p->response_elements = json_deep_copy(c->output);
-    p->with_error_message = true;
-}
-
-static const gt_service services[] = {
-    {"greengrass", &model_greengrass, PROTO_REST_JSON, gg_handler_for, gg_record_parts, gg_map_error},
-    {"cloudtrail", &model_cloudtrail, PROTO_JSON, ct_handler_for, ct_parts, ct_map_error},
-};
-
-static const gt_service *service_for(const char *signing_name)
-{
-    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
-        if (strcmp(services[i].signing_name, signing_name) == 0)
-            return &services[i];
-    return NULL;
-}
-
-/* ---------------------------------------------------------------- responses */
+/* ---------------------------------------------------------------- encoders */
 
 static void set_body(http_resp *out, json_t *body)
 {
@@ -101,24 +38,65 @@ static void set_body(http_resp *out, json_t *body)
     out->body_len = out->body ? strlen(out->body) : 0;
 }
 
-static void respond_error(http_resp *out, proto p, gt_err e, const char *msg, json_t *details,
-                          bool untyped)
+void http_resp_add_header(http_resp *out, const char *name, const char *value)
+{
+    if (out->n_headers >= HTTP_RESP_MAX_HEADERS)
+        return;
+    char *v = strdup(value);
+    if (!v)
+        return;
+    gt_strlcpy(out->headers[out->n_headers].name, name, sizeof out->headers[0].name);
+    out->headers[out->n_headers].value = v;
+    out->n_headers++;
+}
+
+void http_resp_free(http_resp *out)
+{
+    free(out->body);
+    out->body = NULL;
+    for (int i = 0; i < out->n_headers; i++)
+        free(out->headers[i].value);
+    out->n_headers = 0;
+}
+
+void gt_encode_json_ok(const gt_call *c, http_resp *out)
+{
+    bool awsjson = c->svc->target_prefix != NULL;
+    out->status = c->op->status ? c->op->status : 200;
+    out->content_type = awsjson ? "application/x-amz-json-1.1" : "application/json";
+    if (out->status == 204)
+        return;
+    set_body(out, c->output);
+    if (!out->body) {
+        out->body = strdup("{}");
+        out->body_len = out->body ? 2 : 0;
+    }
+}
+
+void gt_encode_restjson_error(const gt_call *c, gt_err e, const char *msg, json_t *details,
+                              bool untyped, http_resp *out)
 {
     out->status = gt_err_status(e);
+    out->content_type = "application/json";
     json_t *b = json_object();
-    if (p == PROTO_REST_JSON) {
-        out->content_type = "application/json";
-        json_object_set_new(b, "Message", json_string(msg));
-        if (details)
-            json_object_set(b, "ErrorDetails", details);
-        if (!untyped)
-            gt_strlcpy(out->error_type, gt_err_code(e), sizeof out->error_type);
-    } else {
-        out->content_type = "application/x-amz-json-1.1";
-        json_object_set_new(b, "__type", json_string(gt_err_code(e)));
-        json_object_set_new(b, "message", json_string(msg));
+    json_object_set_new(b, "Message", json_string(msg));
+    if (details)
+        json_object_set(b, "ErrorDetails", details);
+    if (!untyped)
         gt_strlcpy(out->error_type, gt_err_code(e), sizeof out->error_type);
-    }
+    set_body(out, b);
+    json_decref(b);
+}
+
+void gt_encode_awsjson_error(const gt_call *c, gt_err e, const char *msg, json_t *details,
+                             bool untyped, http_resp *out)
+{
+    out->status = gt_err_status(e);
+    out->content_type = "application/x-amz-json-1.1";
+    json_t *b = json_object();
+    json_object_set_new(b, "__type", json_string(gt_err_code(e)));
+    json_object_set_new(b, "message", json_string(msg));
+    gt_strlcpy(out->error_type, gt_err_code(e), sizeof out->error_type);
     set_body(out, b);
     json_decref(b);
 }
@@ -153,6 +131,8 @@ static gt_err run_call(store_txn *t, void *ud)
             return GT_E_UNAVAILABLE;
         }
     }
+    if (j->svc->recorded && !j->svc->recorded(c))
+        return GT_OK;
     /* the record */
     char event_id[37];
     gt_uuid4(event_id);
@@ -199,6 +179,16 @@ static gt_err run_call(store_txn *t, void *ud)
 
 /* ---------------------------------------------------------------- dispatch */
 
+/* Errors before a service is known: awsJson's shape with the type header,
+ * which every botocore protocol parser reads. */
+static void early_error(const gt_service *svc, gt_err e, const char *msg, http_resp *out)
+{
+    if (svc)
+        svc->encode_error(NULL, e, msg && *msg ? msg : gt_err_message(e), NULL, false, out);
+    else
+        gt_encode_awsjson_error(NULL, e, msg && *msg ? msg : gt_err_message(e), NULL, false, out);
+}
+
 void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http_req *req,
                  http_resp *out)
 {
@@ -213,29 +203,30 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
         .max_skew_seconds = o->max_skew_seconds,
         .normalize_path = true,
     };
-    /* Until the scope is known, answer in rest-json style with a typed
-     * error header: botocore reads the header for both protocols. */
     gt_err e = auth_sigv4_parse(req, &ao, &info, msg, sizeof msg);
-    const gt_service *svc = (e == GT_OK) ? service_for(info.service) : NULL;
-    proto p = svc ? svc->protocol : PROTO_REST_JSON;
     if (e != GT_OK) {
-        respond_error(out, PROTO_JSON, e, msg[0] ? msg : gt_err_message(e), NULL, false);
+        early_error(NULL, e, msg, out);
         return;
     }
+    const gt_service *svc = gt_service_for(info.service);
+    ao.normalize_path = strcmp(info.service, "s3") != 0;
+    ao.sign_body_unsigned_ok = !ao.normalize_path;
     auth_principal who;
     e = auth_lookup_key(srv->st, info.access_key, &who);
+    if (e == GT_OK && info.session_token && strncmp(info.access_key, "AKIA", 4) == 0)
+        e = GT_E_UNRECOGNIZED_CLIENT;   /* a session token with a long-term key */
     if (e != GT_OK) {
-        respond_error(out, p, e == GT_E_UNRECOGNIZED_CLIENT ? e : GT_E_UNAVAILABLE,
-                      gt_err_message(e == GT_E_UNRECOGNIZED_CLIENT ? e : GT_E_UNAVAILABLE), NULL, false);
+        gt_err pe = e == GT_E_UNRECOGNIZED_CLIENT ? e : GT_E_UNAVAILABLE;
+        early_error(svc, pe, gt_err_message(pe), out);
         return;
     }
     e = auth_sigv4_verify(req, &ao, &info, who.secret, msg, sizeof msg);
     if (e != GT_OK) {
-        respond_error(out, p, e, msg[0] ? msg : gt_err_message(e), NULL, false);
+        early_error(svc, e, msg, out);
         return;
     }
     if (!svc) {
-        respond_error(out, PROTO_JSON, GT_E_UNKNOWN_SERVICE, gt_err_message(GT_E_UNKNOWN_SERVICE), NULL, false);
+        early_error(NULL, GT_E_UNKNOWN_SERVICE, NULL, out);
         return;
     }
 
@@ -252,12 +243,9 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
     const model_op *op = NULL;
     json_t *input = NULL;
     msg[0] = '\0';
-    if (p == PROTO_REST_JSON)
-        e = api_restjson_decode(svc->model, req, &op, &input, msg, sizeof msg);
-    else
-        e = api_json_decode(svc->model, req, &op, &input, msg, sizeof msg);
+    e = svc->decode(svc->model, req, &op, &input, msg, sizeof msg);
     if (!op) {
-        respond_error(out, p, e, msg[0] ? msg : gt_err_message(e), NULL, false);
+        svc->encode_error(NULL, e, msg[0] ? msg : gt_err_message(e), NULL, false, out);
         json_decref(input);
         return;
     }
@@ -269,24 +257,16 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
     }
     call_job job = {.c = &c, .svc = svc, .handler = svc->handler_for(op->name)};
     if (c.err == GT_OK && !job.handler)
-        gt_call_fail(&c, p == PROTO_JSON ? GT_E_CT_UNSUPPORTED_OPERATION : GT_E_NOT_IMPLEMENTED,
+        gt_call_fail(&c, svc->model->target_prefix ? GT_E_CT_UNSUPPORTED_OPERATION : GT_E_NOT_IMPLEMENTED,
                      "%s is not supported by greentrail yet.", op->name);
 
     gt_err se = store_run(srv->st, run_call, &job);
-    if (se != GT_OK) {
-        respond_error(out, p, GT_E_UNAVAILABLE, gt_err_message(GT_E_UNAVAILABLE), NULL, false);
-    } else if (c.err != GT_OK) {
-        respond_error(out, p, c.err, c.errmsg, c.err_details, c.err_untyped);
-    } else {
-        out->status = op->status ? op->status : 200;
-        out->content_type = p == PROTO_JSON ? "application/x-amz-json-1.1" : "application/json";
-        if (out->status != 204)
-            set_body(out, c.output);
-        if (out->status != 204 && !out->body) {
-            out->body = strdup("{}");
-            out->body_len = out->body ? 2 : 0;
-        }
-    }
+    if (se != GT_OK)
+        svc->encode_error(&c, GT_E_UNAVAILABLE, gt_err_message(GT_E_UNAVAILABLE), NULL, false, out);
+    else if (c.err != GT_OK)
+        svc->encode_error(&c, c.err, c.errmsg, c.err_details, c.err_untyped, out);
+    else
+        svc->encode_ok(&c, out);
     json_decref(c.input);
     json_decref(c.output);
     json_decref(c.err_details);

@@ -13,21 +13,33 @@
 #include "api/call.h"
 #include "http/http_req.h"
 
+#define HTTP_RESP_MAX_HEADERS 32
+
 typedef struct http_resp {
     int status;
-    const char *content_type;      /* static string */
+    const char *content_type;      /* static string; NULL: no Content-Type */
     char request_id[37];
     char error_type[128];          /* x-amzn-ErrorType, "" for none */
     char *body;                    /* malloc'd, may be NULL */
     size_t body_len;
+    struct {
+        char name[64];
+        char *value;               /* malloc'd */
+    } headers[HTTP_RESP_MAX_HEADERS];  /* extra response headers */
+    int n_headers;
 } http_resp;
+
+/* Add a response header (copied). Silently ignored past the cap. */
+void http_resp_add_header(http_resp *out, const char *name, const char *value);
+/* Free the body and the extra headers. */
+void http_resp_free(http_resp *out);
 
 typedef struct gt_dispatch_opts {
     long max_skew_seconds;
     long long clock_offset_ms;     /* tests only: shift of the SigV4 clock */
 } gt_dispatch_opts;
 
-/* Handle one request. Always fills *out (free its body with free()).
+/* Handle one request. Always fills *out (release it with http_resp_free()).
  * Thread-safe. */
 void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http_req *req,
                  http_resp *out);

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/decode.h"
 #include "api/pagetoken.h"
+#include "api/service.h"
 #include "util/gtutil.h"
 
 static const struct {
@@ -178,3 +180,55 @@ gt_handler ct_handler_for(const char *op)
         return lookup_events;
     return NULL;
 }
+
+/* ---------------------------------------------------------------- the service */
+
+/* CloudTrail's own API (awsJson1_1). */
+static void ct_parts(const gt_call *c, ct_record_parts *p)
+{
+    p->request_parameters = ct_redact(c->input, NULL);
+    p->response_elements = NULL;
+    if (c->err == GT_OK && !c->op->read_only && c->output && json_object_size(c->output) > 0)
+        p->response_elements = json_deep_copy(c->output);
+    p->with_error_message = true;
+}
+
+/* CloudTrail answers bad LookupEvents members with their own exception
+ * types (cloudtrail.md §5.2); the decoder's message names the member. */
+static gt_err ct_map_error(const model_op *op, gt_err e, const char *msg)
+{
+    static const struct {
+        const char *op, *member;
+        gt_err e;
+    } rows[] = {
+        {"LookupEvents", "MaxResults", GT_E_CT_INVALID_MAX_RESULTS},
+        {"LookupEvents", "LookupAttributes", GT_E_CT_INVALID_LOOKUP_ATTRS},
+        {"LookupEvents", "EventCategory", GT_E_CT_INVALID_EVENT_CATEGORY},
+        {"LookupEvents", "StartTime", GT_E_CT_INVALID_TIME_RANGE},
+        {"LookupEvents", "EndTime", GT_E_CT_INVALID_TIME_RANGE},
+    };
+    const char *at = (e == GT_E_VALIDATION && msg) ? strstr(msg, " at '") : NULL;
+    if (!at)
+        return e;
+    at += 5;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t n = strlen(rows[i].member);
+        if (strcmp(op->name, rows[i].op) == 0 && strncmp(at, rows[i].member, n) == 0 &&
+            (at[n] == '\'' || at[n] == '.' || at[n] == '['))
+            return rows[i].e;
+    }
+    return e;
+}
+
+
+const gt_service ct_service = {
+    .signing_name = "cloudtrail",
+    .model = &model_cloudtrail,
+    .decode = api_json_decode,
+    .handler_for = ct_handler_for,
+    .record_parts = ct_parts,
+    .map_error = ct_map_error,
+    .encode_ok = gt_encode_json_ok,
+    .encode_error = gt_encode_awsjson_error,
+};
+

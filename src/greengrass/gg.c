@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/decode.h"
 #include "api/pagetoken.h"
+#include "api/service.h"
 #include "util/gtutil.h"
 
 typedef struct gg_kind {
@@ -752,3 +754,14 @@ gt_err gg_map_error(const model_op *op, gt_err e, const char *msg)
         return e;
     }
 }
+
+const gt_service gg_service = {
+    .signing_name = "greengrass",
+    .model = &model_greengrass,
+    .decode = api_restjson_decode,
+    .handler_for = gg_handler_for,
+    .record_parts = gg_record_parts,
+    .map_error = gg_map_error,
+    .encode_ok = gt_encode_json_ok,
+    .encode_error = gt_encode_restjson_error,
+};

@@ -87,18 +87,37 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
+static enum MHD_Result send_resp(struct MHD_Connection *con, http_resp *out);
+
 static enum MHD_Result send_bytes(struct MHD_Connection *con, int status, const char *ctype,
                                   const char *request_id, const char *error_type, char *body,
                                   size_t len)
 {
+    http_resp out = {.status = status, .content_type = ctype, .body = body, .body_len = len};
+    gt_strlcpy(out.request_id, request_id ? request_id : "", sizeof out.request_id);
+    gt_strlcpy(out.error_type, error_type ? error_type : "", sizeof out.error_type);
+    return send_resp(con, &out);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *con, http_resp *out)
+{
+    char *body = out->body;
+    size_t len = out->body_len;
+    int status = out->status;
+    const char *ctype = out->content_type, *request_id = out->request_id, *error_type = out->error_type;
+    out->body = NULL;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body);
+        http_resp_free(out);
         return MHD_NO;
     }
-    if (status != 204)
+    if (status != 204 && ctype)
         MHD_add_response_header(r, "Content-Type", ctype);
+    for (int i = 0; i < out->n_headers; i++)
+        MHD_add_response_header(r, out->headers[i].name, out->headers[i].value);
+    http_resp_free(out);
     if (request_id && *request_id) {
         MHD_add_response_header(r, "x-amzn-RequestId", request_id);
     }
@@ -197,7 +216,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     };
     http_resp out;
     gt_dispatch(s->o.ctx, &s->o.dispatch, &req, &out);
-    return send_bytes(con, out.status, out.content_type, out.request_id, out.error_type, out.body, out.body_len);
+    return send_resp(con, &out);
 }
 
 http_server *http_server_start(const http_server_opts *o, char *err, size_t errcap)

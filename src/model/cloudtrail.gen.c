@@ -6,136 +6,136 @@
 #include <stddef.h>
 
 static const model_member m_6[] = { /* AddTagsRequest */
-    {"ResourceId", NULL, MODEL_LOC_BODY, 345, true},
-    {"TagsList", NULL, MODEL_LOC_BODY, 350, true},
+    {"ResourceId", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
+    {"TagsList", NULL, MODEL_LOC_BODY, 350, true, false, false, false},
 };
 static const model_member m_8[] = { /* AdvancedEventSelector */
-    {"FieldSelectors", NULL, MODEL_LOC_BODY, 11, true},
-    {"Name", NULL, MODEL_LOC_BODY, 323, false},
+    {"FieldSelectors", NULL, MODEL_LOC_BODY, 11, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 323, false, false, false, false},
 };
 static const model_member m_10[] = { /* AdvancedFieldSelector */
-    {"EndsWith", NULL, MODEL_LOC_BODY, 242, false},
-    {"Equals", NULL, MODEL_LOC_BODY, 242, false},
-    {"Field", NULL, MODEL_LOC_BODY, 322, true},
-    {"NotEndsWith", NULL, MODEL_LOC_BODY, 242, false},
-    {"NotEquals", NULL, MODEL_LOC_BODY, 242, false},
-    {"NotStartsWith", NULL, MODEL_LOC_BODY, 242, false},
-    {"StartsWith", NULL, MODEL_LOC_BODY, 242, false},
+    {"EndsWith", NULL, MODEL_LOC_BODY, 242, false, false, false, false},
+    {"Equals", NULL, MODEL_LOC_BODY, 242, false, false, false, false},
+    {"Field", NULL, MODEL_LOC_BODY, 322, true, false, false, false},
+    {"NotEndsWith", NULL, MODEL_LOC_BODY, 242, false, false, false, false},
+    {"NotEquals", NULL, MODEL_LOC_BODY, 242, false, false, false, false},
+    {"NotStartsWith", NULL, MODEL_LOC_BODY, 242, false, false, false, false},
+    {"StartsWith", NULL, MODEL_LOC_BODY, 242, false, false, false, false},
 };
 static const model_member m_12[] = { /* AggregationConfiguration */
-    {"EventCategory", NULL, MODEL_LOC_BODY, 86, true},
-    {"Templates", NULL, MODEL_LOC_BODY, 352, true},
+    {"EventCategory", NULL, MODEL_LOC_BODY, 86, true, false, false, false},
+    {"Templates", NULL, MODEL_LOC_BODY, 352, true, false, false, false},
 };
 static const char *const e_14[] = { /* BillingMode */
     "EXTENDABLE_RETENTION_PRICING",
     "FIXED_RETENTION_PRICING",
 };
 static const model_member m_17[] = { /* CancelQueryRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false},
-    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false},
-    {"QueryId", NULL, MODEL_LOC_BODY, 366, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false, false, false, false},
+    {"QueryId", NULL, MODEL_LOC_BODY, 366, true, false, false, false},
 };
 static const model_member m_18[] = { /* CancelQueryResponse */
-    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false},
-    {"QueryId", NULL, MODEL_LOC_BODY, 366, true},
-    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, true},
+    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false, false, false, false},
+    {"QueryId", NULL, MODEL_LOC_BODY, 366, true, false, false, false},
+    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, true, false, false, false},
 };
 static const model_member m_20[] = { /* Channel */
-    {"ChannelArn", NULL, MODEL_LOC_BODY, 23, false},
-    {"Name", NULL, MODEL_LOC_BODY, 26, false},
+    {"ChannelArn", NULL, MODEL_LOC_BODY, 23, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 26, false, false, false, false},
 };
 static const model_member m_35[] = { /* ContextKeySelector */
-    {"Equals", NULL, MODEL_LOC_BODY, 243, true},
-    {"Type", NULL, MODEL_LOC_BODY, 365, true},
+    {"Equals", NULL, MODEL_LOC_BODY, 243, true, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 365, true, false, false, false},
 };
 static const model_member m_37[] = { /* CreateChannelRequest */
-    {"Destinations", NULL, MODEL_LOC_BODY, 76, true},
-    {"Name", NULL, MODEL_LOC_BODY, 26, true},
-    {"Source", NULL, MODEL_LOC_BODY, 325, true},
-    {"Tags", NULL, MODEL_LOC_BODY, 350, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 76, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 26, true, false, false, false},
+    {"Source", NULL, MODEL_LOC_BODY, 325, true, false, false, false},
+    {"Tags", NULL, MODEL_LOC_BODY, 350, false, false, false, false},
 };
 static const model_member m_38[] = { /* CreateChannelResponse */
-    {"ChannelArn", NULL, MODEL_LOC_BODY, 23, false},
-    {"Destinations", NULL, MODEL_LOC_BODY, 76, false},
-    {"Name", NULL, MODEL_LOC_BODY, 26, false},
-    {"Source", NULL, MODEL_LOC_BODY, 325, false},
-    {"Tags", NULL, MODEL_LOC_BODY, 350, false},
+    {"ChannelArn", NULL, MODEL_LOC_BODY, 23, false, false, false, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 76, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 26, false, false, false, false},
+    {"Source", NULL, MODEL_LOC_BODY, 325, false, false, false, false},
+    {"Tags", NULL, MODEL_LOC_BODY, 350, false, false, false, false},
 };
 static const model_member m_39[] = { /* CreateDashboardRequest */
-    {"Name", NULL, MODEL_LOC_BODY, 47, true},
-    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false},
-    {"TagsList", NULL, MODEL_LOC_BODY, 350, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"Widgets", NULL, MODEL_LOC_BODY, 294, false},
+    {"Name", NULL, MODEL_LOC_BODY, 47, true, false, false, false},
+    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false, false, false, false},
+    {"TagsList", NULL, MODEL_LOC_BODY, 350, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"Widgets", NULL, MODEL_LOC_BODY, 294, false, false, false, false},
 };
 static const model_member m_40[] = { /* CreateDashboardResponse */
-    {"DashboardArn", NULL, MODEL_LOC_BODY, 45, false},
-    {"Name", NULL, MODEL_LOC_BODY, 47, false},
-    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false},
-    {"TagsList", NULL, MODEL_LOC_BODY, 350, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"Type", NULL, MODEL_LOC_BODY, 49, false},
-    {"Widgets", NULL, MODEL_LOC_BODY, 380, false},
+    {"DashboardArn", NULL, MODEL_LOC_BODY, 45, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 47, false, false, false, false},
+    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false, false, false, false},
+    {"TagsList", NULL, MODEL_LOC_BODY, 350, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 49, false, false, false, false},
+    {"Widgets", NULL, MODEL_LOC_BODY, 380, false, false, false, false},
 };
 static const model_member m_41[] = { /* CreateEventDataStoreRequest */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false},
-    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 96, true},
-    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false},
-    {"StartIngestion", NULL, MODEL_LOC_BODY, 15, false},
-    {"TagsList", NULL, MODEL_LOC_BODY, 350, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false, false, false, false},
+    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 96, true, false, false, false},
+    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false, false, false, false},
+    {"StartIngestion", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"TagsList", NULL, MODEL_LOC_BODY, 350, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
 };
 static const model_member m_42[] = { /* CreateEventDataStoreResponse */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false},
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false},
-    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 96, false},
-    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false},
-    {"Status", NULL, MODEL_LOC_BODY, 98, false},
-    {"TagsList", NULL, MODEL_LOC_BODY, 350, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false, false, false, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false, false, false, false},
+    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 96, false, false, false, false},
+    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false, false, false, false},
+    {"Status", NULL, MODEL_LOC_BODY, 98, false, false, false, false},
+    {"TagsList", NULL, MODEL_LOC_BODY, 350, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_43[] = { /* CreateTrailRequest */
-    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"EnableLogFileValidation", NULL, MODEL_LOC_BODY, 15, false},
-    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false},
-    {"Name", NULL, MODEL_LOC_BODY, 345, true},
-    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, true},
-    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false},
-    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false},
-    {"TagsList", NULL, MODEL_LOC_BODY, 350, false},
+    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"EnableLogFileValidation", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
+    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
+    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"TagsList", NULL, MODEL_LOC_BODY, 350, false, false, false, false},
 };
 static const model_member m_44[] = { /* CreateTrailResponse */
-    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false},
-    {"LogFileValidationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 345, false},
-    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, false},
-    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false},
-    {"SnsTopicARN", NULL, MODEL_LOC_BODY, 345, false},
-    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LogFileValidationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"SnsTopicARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_46[] = { /* DashboardDetail */
-    {"DashboardArn", NULL, MODEL_LOC_BODY, 45, false},
-    {"Type", NULL, MODEL_LOC_BODY, 49, false},
+    {"DashboardArn", NULL, MODEL_LOC_BODY, 45, false, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 49, false, false, false, false},
 };
 static const char *const e_48[] = { /* DashboardStatus */
     "CREATING",
@@ -149,23 +149,23 @@ static const char *const e_49[] = { /* DashboardType */
     "CUSTOM",
 };
 static const model_member m_51[] = { /* DataResource */
-    {"Type", NULL, MODEL_LOC_BODY, 345, false},
-    {"Values", NULL, MODEL_LOC_BODY, 52, false},
+    {"Type", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"Values", NULL, MODEL_LOC_BODY, 52, false, false, false, false},
 };
 static const model_member m_56[] = { /* DeleteChannelRequest */
-    {"Channel", NULL, MODEL_LOC_BODY, 23, true},
+    {"Channel", NULL, MODEL_LOC_BODY, 23, true, false, false, false},
 };
 static const model_member m_58[] = { /* DeleteDashboardRequest */
-    {"DashboardId", NULL, MODEL_LOC_BODY, 45, true},
+    {"DashboardId", NULL, MODEL_LOC_BODY, 45, true, false, false, false},
 };
 static const model_member m_60[] = { /* DeleteEventDataStoreRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
 };
 static const model_member m_62[] = { /* DeleteResourcePolicyRequest */
-    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, true},
+    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, true, false, false, false},
 };
 static const model_member m_64[] = { /* DeleteTrailRequest */
-    {"Name", NULL, MODEL_LOC_BODY, 345, true},
+    {"Name", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
 };
 static const char *const e_67[] = { /* DeliveryStatus */
     "SUCCESS",
@@ -179,67 +179,67 @@ static const char *const e_67[] = { /* DeliveryStatus */
     "UNKNOWN",
 };
 static const model_member m_68[] = { /* DeregisterOrganizationDelegatedAdminRequest */
-    {"DelegatedAdminAccountId", NULL, MODEL_LOC_BODY, 2, true},
+    {"DelegatedAdminAccountId", NULL, MODEL_LOC_BODY, 2, true, false, false, false},
 };
 static const model_member m_70[] = { /* DescribeQueryRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false},
-    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false},
-    {"QueryAlias", NULL, MODEL_LOC_BODY, 266, false},
-    {"QueryId", NULL, MODEL_LOC_BODY, 366, false},
-    {"RefreshId", NULL, MODEL_LOC_BODY, 283, false},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false, false, false, false},
+    {"QueryAlias", NULL, MODEL_LOC_BODY, 266, false, false, false, false},
+    {"QueryId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"RefreshId", NULL, MODEL_LOC_BODY, 283, false, false, false, false},
 };
 static const model_member m_71[] = { /* DescribeQueryResponse */
-    {"DeliveryS3Uri", NULL, MODEL_LOC_BODY, 66, false},
-    {"DeliveryStatus", NULL, MODEL_LOC_BODY, 67, false},
-    {"ErrorMessage", NULL, MODEL_LOC_BODY, 83, false},
-    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false},
-    {"Prompt", NULL, MODEL_LOC_BODY, 253, false},
-    {"QueryId", NULL, MODEL_LOC_BODY, 366, false},
-    {"QueryStatistics", NULL, MODEL_LOC_BODY, 280, false},
-    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, false},
-    {"QueryString", NULL, MODEL_LOC_BODY, 278, false},
+    {"DeliveryS3Uri", NULL, MODEL_LOC_BODY, 66, false, false, false, false},
+    {"DeliveryStatus", NULL, MODEL_LOC_BODY, 67, false, false, false, false},
+    {"ErrorMessage", NULL, MODEL_LOC_BODY, 83, false, false, false, false},
+    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false, false, false, false},
+    {"Prompt", NULL, MODEL_LOC_BODY, 253, false, false, false, false},
+    {"QueryId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"QueryStatistics", NULL, MODEL_LOC_BODY, 280, false, false, false, false},
+    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, false, false, false, false},
+    {"QueryString", NULL, MODEL_LOC_BODY, 278, false, false, false, false},
 };
 static const model_member m_72[] = { /* DescribeTrailsRequest */
-    {"includeShadowTrails", NULL, MODEL_LOC_BODY, 15, false},
-    {"trailNameList", NULL, MODEL_LOC_BODY, 361, false},
+    {"includeShadowTrails", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"trailNameList", NULL, MODEL_LOC_BODY, 361, false, false, false, false},
 };
 static const model_member m_73[] = { /* DescribeTrailsResponse */
-    {"trailList", NULL, MODEL_LOC_BODY, 360, false},
+    {"trailList", NULL, MODEL_LOC_BODY, 360, false, false, false, false},
 };
 static const model_member m_74[] = { /* Destination */
-    {"Location", NULL, MODEL_LOC_BODY, 224, true},
-    {"Type", NULL, MODEL_LOC_BODY, 75, true},
+    {"Location", NULL, MODEL_LOC_BODY, 224, true, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 75, true, false, false, false},
 };
 static const char *const e_75[] = { /* DestinationType */
     "EVENT_DATA_STORE",
     "AWS_SERVICE",
 };
 static const model_member m_77[] = { /* DisableFederationRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
 };
 static const model_member m_78[] = { /* DisableFederationResponse */
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"FederationStatus", NULL, MODEL_LOC_BODY, 108, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"FederationStatus", NULL, MODEL_LOC_BODY, 108, false, false, false, false},
 };
 static const model_member m_80[] = { /* EnableFederationRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
-    {"FederationRoleArn", NULL, MODEL_LOC_BODY, 107, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
+    {"FederationRoleArn", NULL, MODEL_LOC_BODY, 107, true, false, false, false},
 };
 static const model_member m_81[] = { /* EnableFederationResponse */
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"FederationRoleArn", NULL, MODEL_LOC_BODY, 107, false},
-    {"FederationStatus", NULL, MODEL_LOC_BODY, 108, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"FederationRoleArn", NULL, MODEL_LOC_BODY, 107, false, false, false, false},
+    {"FederationStatus", NULL, MODEL_LOC_BODY, 108, false, false, false, false},
 };
 static const model_member m_84[] = { /* Event */
-    {"AccessKeyId", NULL, MODEL_LOC_BODY, 345, false},
-    {"CloudTrailEvent", NULL, MODEL_LOC_BODY, 345, false},
-    {"EventId", NULL, MODEL_LOC_BODY, 345, false},
-    {"EventName", NULL, MODEL_LOC_BODY, 345, false},
-    {"EventSource", NULL, MODEL_LOC_BODY, 345, false},
-    {"EventTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"ReadOnly", NULL, MODEL_LOC_BODY, 345, false},
-    {"Resources", NULL, MODEL_LOC_BODY, 299, false},
-    {"Username", NULL, MODEL_LOC_BODY, 345, false},
+    {"AccessKeyId", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"CloudTrailEvent", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"EventId", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"EventName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"EventSource", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"EventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"ReadOnly", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"Resources", NULL, MODEL_LOC_BODY, 299, false, false, false, false},
+    {"Username", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const char *const e_85[] = { /* EventCategory */
     "insight",
@@ -248,16 +248,16 @@ static const char *const e_86[] = { /* EventCategoryAggregation */
     "Data",
 };
 static const model_member m_87[] = { /* EventDataStore */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 96, false},
-    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false},
-    {"Status", NULL, MODEL_LOC_BODY, 98, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 96, false, false, false, false},
+    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false, false, false, false},
+    {"Status", NULL, MODEL_LOC_BODY, 98, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const char *const e_98[] = { /* EventDataStoreStatus */
     "CREATED",
@@ -268,10 +268,10 @@ static const char *const e_98[] = { /* EventDataStoreStatus */
     "STOPPED_INGESTION",
 };
 static const model_member m_102[] = { /* EventSelector */
-    {"DataResources", NULL, MODEL_LOC_BODY, 53, false},
-    {"ExcludeManagementEventSources", NULL, MODEL_LOC_BODY, 106, false},
-    {"IncludeManagementEvents", NULL, MODEL_LOC_BODY, 15, false},
-    {"ReadWriteType", NULL, MODEL_LOC_BODY, 282, false},
+    {"DataResources", NULL, MODEL_LOC_BODY, 53, false, false, false, false},
+    {"ExcludeManagementEventSources", NULL, MODEL_LOC_BODY, 106, false, false, false, false},
+    {"IncludeManagementEvents", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"ReadWriteType", NULL, MODEL_LOC_BODY, 282, false, false, false, false},
 };
 static const char *const e_108[] = { /* FederationStatus */
     "ENABLING",
@@ -280,159 +280,159 @@ static const char *const e_108[] = { /* FederationStatus */
     "DISABLED",
 };
 static const model_member m_109[] = { /* GenerateQueryRequest */
-    {"EventDataStores", NULL, MODEL_LOC_BODY, 94, true},
-    {"Prompt", NULL, MODEL_LOC_BODY, 253, true},
+    {"EventDataStores", NULL, MODEL_LOC_BODY, 94, true, false, false, false},
+    {"Prompt", NULL, MODEL_LOC_BODY, 253, true, false, false, false},
 };
 static const model_member m_110[] = { /* GenerateQueryResponse */
-    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false},
-    {"QueryAlias", NULL, MODEL_LOC_BODY, 266, false},
-    {"QueryStatement", NULL, MODEL_LOC_BODY, 278, false},
+    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false, false, false, false},
+    {"QueryAlias", NULL, MODEL_LOC_BODY, 266, false, false, false, false},
+    {"QueryStatement", NULL, MODEL_LOC_BODY, 278, false, false, false, false},
 };
 static const model_member m_112[] = { /* GetChannelRequest */
-    {"Channel", NULL, MODEL_LOC_BODY, 23, true},
+    {"Channel", NULL, MODEL_LOC_BODY, 23, true, false, false, false},
 };
 static const model_member m_113[] = { /* GetChannelResponse */
-    {"ChannelArn", NULL, MODEL_LOC_BODY, 23, false},
-    {"Destinations", NULL, MODEL_LOC_BODY, 76, false},
-    {"IngestionStatus", NULL, MODEL_LOC_BODY, 146, false},
-    {"Name", NULL, MODEL_LOC_BODY, 26, false},
-    {"Source", NULL, MODEL_LOC_BODY, 325, false},
-    {"SourceConfig", NULL, MODEL_LOC_BODY, 326, false},
+    {"ChannelArn", NULL, MODEL_LOC_BODY, 23, false, false, false, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 76, false, false, false, false},
+    {"IngestionStatus", NULL, MODEL_LOC_BODY, 146, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 26, false, false, false, false},
+    {"Source", NULL, MODEL_LOC_BODY, 325, false, false, false, false},
+    {"SourceConfig", NULL, MODEL_LOC_BODY, 326, false, false, false, false},
 };
 static const model_member m_114[] = { /* GetDashboardRequest */
-    {"DashboardId", NULL, MODEL_LOC_BODY, 45, true},
+    {"DashboardId", NULL, MODEL_LOC_BODY, 45, true, false, false, false},
 };
 static const model_member m_115[] = { /* GetDashboardResponse */
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"DashboardArn", NULL, MODEL_LOC_BODY, 45, false},
-    {"LastRefreshFailureReason", NULL, MODEL_LOC_BODY, 83, false},
-    {"LastRefreshId", NULL, MODEL_LOC_BODY, 283, false},
-    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false},
-    {"Status", NULL, MODEL_LOC_BODY, 48, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"Type", NULL, MODEL_LOC_BODY, 49, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"Widgets", NULL, MODEL_LOC_BODY, 380, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"DashboardArn", NULL, MODEL_LOC_BODY, 45, false, false, false, false},
+    {"LastRefreshFailureReason", NULL, MODEL_LOC_BODY, 83, false, false, false, false},
+    {"LastRefreshId", NULL, MODEL_LOC_BODY, 283, false, false, false, false},
+    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false, false, false, false},
+    {"Status", NULL, MODEL_LOC_BODY, 48, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 49, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"Widgets", NULL, MODEL_LOC_BODY, 380, false, false, false, false},
 };
 static const model_member m_116[] = { /* GetEventConfigurationRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 345, false},
-    {"TrailName", NULL, MODEL_LOC_BODY, 345, false},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"TrailName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_117[] = { /* GetEventConfigurationResponse */
-    {"AggregationConfigurations", NULL, MODEL_LOC_BODY, 13, false},
-    {"ContextKeySelectors", NULL, MODEL_LOC_BODY, 36, false},
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"MaxEventSize", NULL, MODEL_LOC_BODY, 233, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"AggregationConfigurations", NULL, MODEL_LOC_BODY, 13, false, false, false, false},
+    {"ContextKeySelectors", NULL, MODEL_LOC_BODY, 36, false, false, false, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"MaxEventSize", NULL, MODEL_LOC_BODY, 233, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_118[] = { /* GetEventDataStoreRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
 };
 static const model_member m_119[] = { /* GetEventDataStoreResponse */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false},
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"FederationRoleArn", NULL, MODEL_LOC_BODY, 107, false},
-    {"FederationStatus", NULL, MODEL_LOC_BODY, 108, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false},
-    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 96, false},
-    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"PartitionKeys", NULL, MODEL_LOC_BODY, 250, false},
-    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false},
-    {"Status", NULL, MODEL_LOC_BODY, 98, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false, false, false, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"FederationRoleArn", NULL, MODEL_LOC_BODY, 107, false, false, false, false},
+    {"FederationStatus", NULL, MODEL_LOC_BODY, 108, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false, false, false, false},
+    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 96, false, false, false, false},
+    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"PartitionKeys", NULL, MODEL_LOC_BODY, 250, false, false, false, false},
+    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false, false, false, false},
+    {"Status", NULL, MODEL_LOC_BODY, 98, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_120[] = { /* GetEventSelectorsRequest */
-    {"TrailName", NULL, MODEL_LOC_BODY, 345, true},
+    {"TrailName", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
 };
 static const model_member m_121[] = { /* GetEventSelectorsResponse */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"EventSelectors", NULL, MODEL_LOC_BODY, 103, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"EventSelectors", NULL, MODEL_LOC_BODY, 103, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_122[] = { /* GetImportRequest */
-    {"ImportId", NULL, MODEL_LOC_BODY, 366, true},
+    {"ImportId", NULL, MODEL_LOC_BODY, 366, true, false, false, false},
 };
 static const model_member m_123[] = { /* GetImportResponse */
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"Destinations", NULL, MODEL_LOC_BODY, 134, false},
-    {"EndEventTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"ImportId", NULL, MODEL_LOC_BODY, 366, false},
-    {"ImportSource", NULL, MODEL_LOC_BODY, 139, false},
-    {"ImportStatistics", NULL, MODEL_LOC_BODY, 140, false},
-    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false},
-    {"StartEventTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 134, false, false, false, false},
+    {"EndEventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"ImportId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"ImportSource", NULL, MODEL_LOC_BODY, 139, false, false, false, false},
+    {"ImportStatistics", NULL, MODEL_LOC_BODY, 140, false, false, false, false},
+    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false, false, false, false},
+    {"StartEventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_124[] = { /* GetInsightSelectorsRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false},
-    {"TrailName", NULL, MODEL_LOC_BODY, 345, false},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"TrailName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_125[] = { /* GetInsightSelectorsResponse */
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"InsightSelectors", NULL, MODEL_LOC_BODY, 149, false},
-    {"InsightsDestination", NULL, MODEL_LOC_BODY, 90, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"InsightSelectors", NULL, MODEL_LOC_BODY, 149, false, false, false, false},
+    {"InsightsDestination", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_126[] = { /* GetQueryResultsRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false},
-    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false},
-    {"MaxQueryResults", NULL, MODEL_LOC_BODY, 234, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
-    {"QueryId", NULL, MODEL_LOC_BODY, 366, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false, false, false, false},
+    {"MaxQueryResults", NULL, MODEL_LOC_BODY, 234, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
+    {"QueryId", NULL, MODEL_LOC_BODY, 366, true, false, false, false},
 };
 static const model_member m_127[] = { /* GetQueryResultsResponse */
-    {"ErrorMessage", NULL, MODEL_LOC_BODY, 83, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
-    {"QueryResultRows", NULL, MODEL_LOC_BODY, 276, false},
-    {"QueryStatistics", NULL, MODEL_LOC_BODY, 279, false},
-    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, false},
+    {"ErrorMessage", NULL, MODEL_LOC_BODY, 83, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
+    {"QueryResultRows", NULL, MODEL_LOC_BODY, 276, false, false, false, false},
+    {"QueryStatistics", NULL, MODEL_LOC_BODY, 279, false, false, false, false},
+    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, false, false, false, false},
 };
 static const model_member m_128[] = { /* GetResourcePolicyRequest */
-    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, true},
+    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, true, false, false, false},
 };
 static const model_member m_129[] = { /* GetResourcePolicyResponse */
-    {"DelegatedAdminResourcePolicy", NULL, MODEL_LOC_BODY, 301, false},
-    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, false},
-    {"ResourcePolicy", NULL, MODEL_LOC_BODY, 301, false},
+    {"DelegatedAdminResourcePolicy", NULL, MODEL_LOC_BODY, 301, false, false, false, false},
+    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, false, false, false, false},
+    {"ResourcePolicy", NULL, MODEL_LOC_BODY, 301, false, false, false, false},
 };
 static const model_member m_130[] = { /* GetTrailRequest */
-    {"Name", NULL, MODEL_LOC_BODY, 345, true},
+    {"Name", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
 };
 static const model_member m_131[] = { /* GetTrailResponse */
-    {"Trail", NULL, MODEL_LOC_BODY, 357, false},
+    {"Trail", NULL, MODEL_LOC_BODY, 357, false, false, false, false},
 };
 static const model_member m_132[] = { /* GetTrailStatusRequest */
-    {"Name", NULL, MODEL_LOC_BODY, 345, true},
+    {"Name", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
 };
 static const model_member m_133[] = { /* GetTrailStatusResponse */
-    {"IsLogging", NULL, MODEL_LOC_BODY, 15, false},
-    {"LatestCloudWatchLogsDeliveryError", NULL, MODEL_LOC_BODY, 345, false},
-    {"LatestCloudWatchLogsDeliveryTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"LatestDeliveryAttemptSucceeded", NULL, MODEL_LOC_BODY, 345, false},
-    {"LatestDeliveryAttemptTime", NULL, MODEL_LOC_BODY, 345, false},
-    {"LatestDeliveryError", NULL, MODEL_LOC_BODY, 345, false},
-    {"LatestDeliveryTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"LatestDigestDeliveryError", NULL, MODEL_LOC_BODY, 345, false},
-    {"LatestDigestDeliveryTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"LatestNotificationAttemptSucceeded", NULL, MODEL_LOC_BODY, 345, false},
-    {"LatestNotificationAttemptTime", NULL, MODEL_LOC_BODY, 345, false},
-    {"LatestNotificationError", NULL, MODEL_LOC_BODY, 345, false},
-    {"LatestNotificationTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"StartLoggingTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"StopLoggingTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"TimeLoggingStarted", NULL, MODEL_LOC_BODY, 345, false},
-    {"TimeLoggingStopped", NULL, MODEL_LOC_BODY, 345, false},
+    {"IsLogging", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"LatestCloudWatchLogsDeliveryError", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LatestCloudWatchLogsDeliveryTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"LatestDeliveryAttemptSucceeded", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LatestDeliveryAttemptTime", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LatestDeliveryError", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LatestDeliveryTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"LatestDigestDeliveryError", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LatestDigestDeliveryTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"LatestNotificationAttemptSucceeded", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LatestNotificationAttemptTime", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LatestNotificationError", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LatestNotificationTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"StartLoggingTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"StopLoggingTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"TimeLoggingStarted", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"TimeLoggingStopped", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_136[] = { /* ImportFailureListItem */
-    {"ErrorMessage", NULL, MODEL_LOC_BODY, 345, false},
-    {"ErrorType", NULL, MODEL_LOC_BODY, 345, false},
-    {"LastUpdatedTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"Location", NULL, MODEL_LOC_BODY, 345, false},
-    {"Status", NULL, MODEL_LOC_BODY, 137, false},
+    {"ErrorMessage", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"ErrorType", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LastUpdatedTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"Location", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"Status", NULL, MODEL_LOC_BODY, 137, false, false, false, false},
 };
 static const char *const e_137[] = { /* ImportFailureStatus */
     "FAILED",
@@ -440,14 +440,14 @@ static const char *const e_137[] = { /* ImportFailureStatus */
     "SUCCEEDED",
 };
 static const model_member m_139[] = { /* ImportSource */
-    {"S3", NULL, MODEL_LOC_BODY, 311, true},
+    {"S3", NULL, MODEL_LOC_BODY, 311, true, false, false, false},
 };
 static const model_member m_140[] = { /* ImportStatistics */
-    {"EventsCompleted", NULL, MODEL_LOC_BODY, 225, false},
-    {"FailedEntries", NULL, MODEL_LOC_BODY, 225, false},
-    {"FilesCompleted", NULL, MODEL_LOC_BODY, 225, false},
-    {"PrefixesCompleted", NULL, MODEL_LOC_BODY, 225, false},
-    {"PrefixesFound", NULL, MODEL_LOC_BODY, 225, false},
+    {"EventsCompleted", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"FailedEntries", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"FilesCompleted", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"PrefixesCompleted", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"PrefixesFound", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
 };
 static const char *const e_141[] = { /* ImportStatus */
     "INITIALIZING",
@@ -457,22 +457,22 @@ static const char *const e_141[] = { /* ImportStatus */
     "COMPLETED",
 };
 static const model_member m_143[] = { /* ImportsListItem */
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"Destinations", NULL, MODEL_LOC_BODY, 134, false},
-    {"ImportId", NULL, MODEL_LOC_BODY, 366, false},
-    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 134, false, false, false, false},
+    {"ImportId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_146[] = { /* IngestionStatus */
-    {"LatestIngestionAttemptEventID", NULL, MODEL_LOC_BODY, 366, false},
-    {"LatestIngestionAttemptTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"LatestIngestionErrorCode", NULL, MODEL_LOC_BODY, 83, false},
-    {"LatestIngestionSuccessEventID", NULL, MODEL_LOC_BODY, 366, false},
-    {"LatestIngestionSuccessTime", NULL, MODEL_LOC_BODY, 54, false},
+    {"LatestIngestionAttemptEventID", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"LatestIngestionAttemptTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"LatestIngestionErrorCode", NULL, MODEL_LOC_BODY, 83, false, false, false, false},
+    {"LatestIngestionSuccessEventID", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"LatestIngestionSuccessTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_148[] = { /* InsightSelector */
-    {"EventCategories", NULL, MODEL_LOC_BODY, 327, false},
-    {"InsightType", NULL, MODEL_LOC_BODY, 150, false},
+    {"EventCategories", NULL, MODEL_LOC_BODY, 327, false, false, false, false},
+    {"InsightType", NULL, MODEL_LOC_BODY, 150, false, false, false, false},
 };
 static const char *const e_150[] = { /* InsightType */
     "ApiCallRateInsight",
@@ -483,49 +483,49 @@ static const char *const e_151[] = { /* InsightsMetricDataType */
     "NonZeroData",
 };
 static const model_member m_192[] = { /* ListChannelsRequest */
-    {"MaxResults", NULL, MODEL_LOC_BODY, 191, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 191, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const model_member m_193[] = { /* ListChannelsResponse */
-    {"Channels", NULL, MODEL_LOC_BODY, 28, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"Channels", NULL, MODEL_LOC_BODY, 28, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const model_member m_195[] = { /* ListDashboardsRequest */
-    {"MaxResults", NULL, MODEL_LOC_BODY, 194, false},
-    {"NamePrefix", NULL, MODEL_LOC_BODY, 47, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
-    {"Type", NULL, MODEL_LOC_BODY, 49, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 194, false, false, false, false},
+    {"NamePrefix", NULL, MODEL_LOC_BODY, 47, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 49, false, false, false, false},
 };
 static const model_member m_196[] = { /* ListDashboardsResponse */
-    {"Dashboards", NULL, MODEL_LOC_BODY, 50, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"Dashboards", NULL, MODEL_LOC_BODY, 50, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const model_member m_198[] = { /* ListEventDataStoresRequest */
-    {"MaxResults", NULL, MODEL_LOC_BODY, 197, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 197, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const model_member m_199[] = { /* ListEventDataStoresResponse */
-    {"EventDataStores", NULL, MODEL_LOC_BODY, 100, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"EventDataStores", NULL, MODEL_LOC_BODY, 100, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const model_member m_201[] = { /* ListImportFailuresRequest */
-    {"ImportId", NULL, MODEL_LOC_BODY, 366, true},
-    {"MaxResults", NULL, MODEL_LOC_BODY, 200, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"ImportId", NULL, MODEL_LOC_BODY, 366, true, false, false, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 200, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const model_member m_202[] = { /* ListImportFailuresResponse */
-    {"Failures", NULL, MODEL_LOC_BODY, 135, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"Failures", NULL, MODEL_LOC_BODY, 135, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const model_member m_204[] = { /* ListImportsRequest */
-    {"Destination", NULL, MODEL_LOC_BODY, 90, false},
-    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false},
-    {"MaxResults", NULL, MODEL_LOC_BODY, 203, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"Destination", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false, false, false, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 203, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const model_member m_205[] = { /* ListImportsResponse */
-    {"Imports", NULL, MODEL_LOC_BODY, 142, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"Imports", NULL, MODEL_LOC_BODY, 142, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const char *const e_206[] = { /* ListInsightsDataDimensionKey */
     "EventId",
@@ -533,83 +533,83 @@ static const char *const e_206[] = { /* ListInsightsDataDimensionKey */
     "EventSource",
 };
 static const model_member m_210[] = { /* ListInsightsDataRequest */
-    {"DataType", NULL, MODEL_LOC_BODY, 212, true},
-    {"Dimensions", NULL, MODEL_LOC_BODY, 208, false},
-    {"EndTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"InsightSource", NULL, MODEL_LOC_BODY, 297, true},
-    {"MaxResults", NULL, MODEL_LOC_BODY, 209, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
-    {"StartTime", NULL, MODEL_LOC_BODY, 54, false},
+    {"DataType", NULL, MODEL_LOC_BODY, 212, true, false, false, false},
+    {"Dimensions", NULL, MODEL_LOC_BODY, 208, false, false, false, false},
+    {"EndTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"InsightSource", NULL, MODEL_LOC_BODY, 297, true, false, false, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 209, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
+    {"StartTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_211[] = { /* ListInsightsDataResponse */
-    {"Events", NULL, MODEL_LOC_BODY, 105, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
+    {"Events", NULL, MODEL_LOC_BODY, 105, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
 };
 static const char *const e_212[] = { /* ListInsightsDataType */
     "InsightsEvents",
 };
 static const model_member m_213[] = { /* ListInsightsMetricDataRequest */
-    {"DataType", NULL, MODEL_LOC_BODY, 151, false},
-    {"EndTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"ErrorCode", NULL, MODEL_LOC_BODY, 82, false},
-    {"EventName", NULL, MODEL_LOC_BODY, 101, true},
-    {"EventSource", NULL, MODEL_LOC_BODY, 104, true},
-    {"InsightType", NULL, MODEL_LOC_BODY, 150, true},
-    {"MaxResults", NULL, MODEL_LOC_BODY, 152, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 153, false},
-    {"Period", NULL, MODEL_LOC_BODY, 154, false},
-    {"StartTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"TrailName", NULL, MODEL_LOC_BODY, 345, false},
+    {"DataType", NULL, MODEL_LOC_BODY, 151, false, false, false, false},
+    {"EndTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"ErrorCode", NULL, MODEL_LOC_BODY, 82, false, false, false, false},
+    {"EventName", NULL, MODEL_LOC_BODY, 101, true, false, false, false},
+    {"EventSource", NULL, MODEL_LOC_BODY, 104, true, false, false, false},
+    {"InsightType", NULL, MODEL_LOC_BODY, 150, true, false, false, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 152, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 153, false, false, false, false},
+    {"Period", NULL, MODEL_LOC_BODY, 154, false, false, false, false},
+    {"StartTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"TrailName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_214[] = { /* ListInsightsMetricDataResponse */
-    {"ErrorCode", NULL, MODEL_LOC_BODY, 82, false},
-    {"EventName", NULL, MODEL_LOC_BODY, 101, false},
-    {"EventSource", NULL, MODEL_LOC_BODY, 104, false},
-    {"InsightType", NULL, MODEL_LOC_BODY, 150, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 153, false},
-    {"Timestamps", NULL, MODEL_LOC_BODY, 356, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
-    {"Values", NULL, MODEL_LOC_BODY, 155, false},
+    {"ErrorCode", NULL, MODEL_LOC_BODY, 82, false, false, false, false},
+    {"EventName", NULL, MODEL_LOC_BODY, 101, false, false, false, false},
+    {"EventSource", NULL, MODEL_LOC_BODY, 104, false, false, false, false},
+    {"InsightType", NULL, MODEL_LOC_BODY, 150, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 153, false, false, false, false},
+    {"Timestamps", NULL, MODEL_LOC_BODY, 356, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"Values", NULL, MODEL_LOC_BODY, 155, false, false, false, false},
 };
 static const model_member m_215[] = { /* ListPublicKeysRequest */
-    {"EndTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 345, false},
-    {"StartTime", NULL, MODEL_LOC_BODY, 54, false},
+    {"EndTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"StartTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_216[] = { /* ListPublicKeysResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 345, false},
-    {"PublicKeyList", NULL, MODEL_LOC_BODY, 255, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"PublicKeyList", NULL, MODEL_LOC_BODY, 255, false, false, false, false},
 };
 static const model_member m_218[] = { /* ListQueriesRequest */
-    {"EndTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
-    {"MaxResults", NULL, MODEL_LOC_BODY, 217, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
-    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, false},
-    {"StartTime", NULL, MODEL_LOC_BODY, 54, false},
+    {"EndTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 217, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
+    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, false, false, false, false},
+    {"StartTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_219[] = { /* ListQueriesResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
-    {"Queries", NULL, MODEL_LOC_BODY, 264, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
+    {"Queries", NULL, MODEL_LOC_BODY, 264, false, false, false, false},
 };
 static const model_member m_220[] = { /* ListTagsRequest */
-    {"NextToken", NULL, MODEL_LOC_BODY, 345, false},
-    {"ResourceIdList", NULL, MODEL_LOC_BODY, 298, true},
+    {"NextToken", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"ResourceIdList", NULL, MODEL_LOC_BODY, 298, true, false, false, false},
 };
 static const model_member m_221[] = { /* ListTagsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 345, false},
-    {"ResourceTagList", NULL, MODEL_LOC_BODY, 305, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"ResourceTagList", NULL, MODEL_LOC_BODY, 305, false, false, false, false},
 };
 static const model_member m_222[] = { /* ListTrailsRequest */
-    {"NextToken", NULL, MODEL_LOC_BODY, 345, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_223[] = { /* ListTrailsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 345, false},
-    {"Trails", NULL, MODEL_LOC_BODY, 364, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"Trails", NULL, MODEL_LOC_BODY, 364, false, false, false, false},
 };
 static const model_member m_226[] = { /* LookupAttribute */
-    {"AttributeKey", NULL, MODEL_LOC_BODY, 227, true},
-    {"AttributeValue", NULL, MODEL_LOC_BODY, 228, true},
+    {"AttributeKey", NULL, MODEL_LOC_BODY, 227, true, false, false, false},
+    {"AttributeValue", NULL, MODEL_LOC_BODY, 228, true, false, false, false},
 };
 static const char *const e_227[] = { /* LookupAttributeKey */
     "EventId",
@@ -622,92 +622,92 @@ static const char *const e_227[] = { /* LookupAttributeKey */
     "AccessKeyId",
 };
 static const model_member m_230[] = { /* LookupEventsRequest */
-    {"EndTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"EventCategory", NULL, MODEL_LOC_BODY, 85, false},
-    {"LookupAttributes", NULL, MODEL_LOC_BODY, 229, false},
-    {"MaxResults", NULL, MODEL_LOC_BODY, 235, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 237, false},
-    {"StartTime", NULL, MODEL_LOC_BODY, 54, false},
+    {"EndTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"EventCategory", NULL, MODEL_LOC_BODY, 85, false, false, false, false},
+    {"LookupAttributes", NULL, MODEL_LOC_BODY, 229, false, false, false, false},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 235, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 237, false, false, false, false},
+    {"StartTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_231[] = { /* LookupEventsResponse */
-    {"Events", NULL, MODEL_LOC_BODY, 105, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 237, false},
+    {"Events", NULL, MODEL_LOC_BODY, 105, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 237, false, false, false, false},
 };
 static const char *const e_233[] = { /* MaxEventSize */
     "Standard",
     "Large",
 };
 static const model_member m_249[] = { /* PartitionKey */
-    {"Name", NULL, MODEL_LOC_BODY, 251, true},
-    {"Type", NULL, MODEL_LOC_BODY, 252, true},
+    {"Name", NULL, MODEL_LOC_BODY, 251, true, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 252, true, false, false, false},
 };
 static const model_member m_254[] = { /* PublicKey */
-    {"Fingerprint", NULL, MODEL_LOC_BODY, 345, false},
-    {"ValidityEndTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"ValidityStartTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"Value", NULL, MODEL_LOC_BODY, 16, false},
+    {"Fingerprint", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"ValidityEndTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"ValidityStartTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"Value", NULL, MODEL_LOC_BODY, 16, false, false, false, false},
 };
 static const model_member m_256[] = { /* PutEventConfigurationRequest */
-    {"AggregationConfigurations", NULL, MODEL_LOC_BODY, 13, false},
-    {"ContextKeySelectors", NULL, MODEL_LOC_BODY, 36, false},
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 345, false},
-    {"MaxEventSize", NULL, MODEL_LOC_BODY, 233, false},
-    {"TrailName", NULL, MODEL_LOC_BODY, 345, false},
+    {"AggregationConfigurations", NULL, MODEL_LOC_BODY, 13, false, false, false, false},
+    {"ContextKeySelectors", NULL, MODEL_LOC_BODY, 36, false, false, false, false},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"MaxEventSize", NULL, MODEL_LOC_BODY, 233, false, false, false, false},
+    {"TrailName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_257[] = { /* PutEventConfigurationResponse */
-    {"AggregationConfigurations", NULL, MODEL_LOC_BODY, 13, false},
-    {"ContextKeySelectors", NULL, MODEL_LOC_BODY, 36, false},
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"MaxEventSize", NULL, MODEL_LOC_BODY, 233, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"AggregationConfigurations", NULL, MODEL_LOC_BODY, 13, false, false, false, false},
+    {"ContextKeySelectors", NULL, MODEL_LOC_BODY, 36, false, false, false, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"MaxEventSize", NULL, MODEL_LOC_BODY, 233, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_258[] = { /* PutEventSelectorsRequest */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"EventSelectors", NULL, MODEL_LOC_BODY, 103, false},
-    {"TrailName", NULL, MODEL_LOC_BODY, 345, true},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"EventSelectors", NULL, MODEL_LOC_BODY, 103, false, false, false, false},
+    {"TrailName", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
 };
 static const model_member m_259[] = { /* PutEventSelectorsResponse */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"EventSelectors", NULL, MODEL_LOC_BODY, 103, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"EventSelectors", NULL, MODEL_LOC_BODY, 103, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_260[] = { /* PutInsightSelectorsRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false},
-    {"InsightSelectors", NULL, MODEL_LOC_BODY, 149, true},
-    {"InsightsDestination", NULL, MODEL_LOC_BODY, 90, false},
-    {"TrailName", NULL, MODEL_LOC_BODY, 345, false},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"InsightSelectors", NULL, MODEL_LOC_BODY, 149, true, false, false, false},
+    {"InsightsDestination", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"TrailName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_261[] = { /* PutInsightSelectorsResponse */
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"InsightSelectors", NULL, MODEL_LOC_BODY, 149, false},
-    {"InsightsDestination", NULL, MODEL_LOC_BODY, 90, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"InsightSelectors", NULL, MODEL_LOC_BODY, 149, false, false, false, false},
+    {"InsightsDestination", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_262[] = { /* PutResourcePolicyRequest */
-    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, true},
-    {"ResourcePolicy", NULL, MODEL_LOC_BODY, 301, true},
+    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, true, false, false, false},
+    {"ResourcePolicy", NULL, MODEL_LOC_BODY, 301, true, false, false, false},
 };
 static const model_member m_263[] = { /* PutResourcePolicyResponse */
-    {"DelegatedAdminResourcePolicy", NULL, MODEL_LOC_BODY, 301, false},
-    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, false},
-    {"ResourcePolicy", NULL, MODEL_LOC_BODY, 301, false},
+    {"DelegatedAdminResourcePolicy", NULL, MODEL_LOC_BODY, 301, false, false, false, false},
+    {"ResourceArn", NULL, MODEL_LOC_BODY, 297, false, false, false, false},
+    {"ResourcePolicy", NULL, MODEL_LOC_BODY, 301, false, false, false, false},
 };
 static const model_member m_265[] = { /* Query */
-    {"CreationTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"QueryId", NULL, MODEL_LOC_BODY, 366, false},
-    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, false},
+    {"CreationTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"QueryId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"QueryStatus", NULL, MODEL_LOC_BODY, 281, false, false, false, false},
 };
 static const model_member m_279[] = { /* QueryStatistics */
-    {"BytesScanned", NULL, MODEL_LOC_BODY, 225, false},
-    {"ResultsCount", NULL, MODEL_LOC_BODY, 161, false},
-    {"TotalResultsCount", NULL, MODEL_LOC_BODY, 161, false},
+    {"BytesScanned", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"ResultsCount", NULL, MODEL_LOC_BODY, 161, false, false, false, false},
+    {"TotalResultsCount", NULL, MODEL_LOC_BODY, 161, false, false, false, false},
 };
 static const model_member m_280[] = { /* QueryStatisticsForDescribeQuery */
-    {"BytesScanned", NULL, MODEL_LOC_BODY, 225, false},
-    {"CreationTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"EventsMatched", NULL, MODEL_LOC_BODY, 225, false},
-    {"EventsScanned", NULL, MODEL_LOC_BODY, 225, false},
-    {"ExecutionTimeInMillis", NULL, MODEL_LOC_BODY, 161, false},
+    {"BytesScanned", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"CreationTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"EventsMatched", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"EventsScanned", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"ExecutionTimeInMillis", NULL, MODEL_LOC_BODY, 161, false, false, false, false},
 };
 static const char *const e_281[] = { /* QueryStatus */
     "QUEUED",
@@ -723,13 +723,13 @@ static const char *const e_282[] = { /* ReadWriteType */
     "All",
 };
 static const model_member m_284[] = { /* RefreshSchedule */
-    {"Frequency", NULL, MODEL_LOC_BODY, 285, false},
-    {"Status", NULL, MODEL_LOC_BODY, 288, false},
-    {"TimeOfDay", NULL, MODEL_LOC_BODY, 355, false},
+    {"Frequency", NULL, MODEL_LOC_BODY, 285, false, false, false, false},
+    {"Status", NULL, MODEL_LOC_BODY, 288, false, false, false, false},
+    {"TimeOfDay", NULL, MODEL_LOC_BODY, 355, false, false, false, false},
 };
 static const model_member m_285[] = { /* RefreshScheduleFrequency */
-    {"Unit", NULL, MODEL_LOC_BODY, 286, false},
-    {"Value", NULL, MODEL_LOC_BODY, 287, false},
+    {"Unit", NULL, MODEL_LOC_BODY, 286, false, false, false, false},
+    {"Value", NULL, MODEL_LOC_BODY, 287, false, false, false, false},
 };
 static const char *const e_286[] = { /* RefreshScheduleFrequencyUnit */
     "HOURS",
@@ -740,134 +740,134 @@ static const char *const e_288[] = { /* RefreshScheduleStatus */
     "DISABLED",
 };
 static const model_member m_289[] = { /* RegisterOrganizationDelegatedAdminRequest */
-    {"MemberAccountId", NULL, MODEL_LOC_BODY, 2, true},
+    {"MemberAccountId", NULL, MODEL_LOC_BODY, 2, true, false, false, false},
 };
 static const model_member m_291[] = { /* RemoveTagsRequest */
-    {"ResourceId", NULL, MODEL_LOC_BODY, 345, true},
-    {"TagsList", NULL, MODEL_LOC_BODY, 350, true},
+    {"ResourceId", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
+    {"TagsList", NULL, MODEL_LOC_BODY, 350, true, false, false, false},
 };
 static const model_member m_293[] = { /* RequestWidget */
-    {"QueryParameters", NULL, MODEL_LOC_BODY, 272, false},
-    {"QueryStatement", NULL, MODEL_LOC_BODY, 278, true},
-    {"ViewProperties", NULL, MODEL_LOC_BODY, 377, true},
+    {"QueryParameters", NULL, MODEL_LOC_BODY, 272, false, false, false, false},
+    {"QueryStatement", NULL, MODEL_LOC_BODY, 278, true, false, false, false},
+    {"ViewProperties", NULL, MODEL_LOC_BODY, 377, true, false, false, false},
 };
 static const model_member m_295[] = { /* Resource */
-    {"ResourceName", NULL, MODEL_LOC_BODY, 345, false},
-    {"ResourceType", NULL, MODEL_LOC_BODY, 345, false},
+    {"ResourceName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"ResourceType", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_304[] = { /* ResourceTag */
-    {"ResourceId", NULL, MODEL_LOC_BODY, 345, false},
-    {"TagsList", NULL, MODEL_LOC_BODY, 350, false},
+    {"ResourceId", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"TagsList", NULL, MODEL_LOC_BODY, 350, false, false, false, false},
 };
 static const model_member m_307[] = { /* RestoreEventDataStoreRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
 };
 static const model_member m_308[] = { /* RestoreEventDataStoreResponse */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false},
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false},
-    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 96, false},
-    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false},
-    {"Status", NULL, MODEL_LOC_BODY, 98, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false, false, false, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false, false, false, false},
+    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 96, false, false, false, false},
+    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false, false, false, false},
+    {"Status", NULL, MODEL_LOC_BODY, 98, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_311[] = { /* S3ImportSource */
-    {"S3BucketAccessRoleArn", NULL, MODEL_LOC_BODY, 345, true},
-    {"S3BucketRegion", NULL, MODEL_LOC_BODY, 345, true},
-    {"S3LocationUri", NULL, MODEL_LOC_BODY, 345, true},
+    {"S3BucketAccessRoleArn", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
+    {"S3BucketRegion", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
+    {"S3LocationUri", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
 };
 static const model_member m_317[] = { /* SearchSampleQueriesRequest */
-    {"MaxResults", NULL, MODEL_LOC_BODY, 316, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
-    {"SearchPhrase", NULL, MODEL_LOC_BODY, 319, true},
+    {"MaxResults", NULL, MODEL_LOC_BODY, 316, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
+    {"SearchPhrase", NULL, MODEL_LOC_BODY, 319, true, false, false, false},
 };
 static const model_member m_318[] = { /* SearchSampleQueriesResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 248, false},
-    {"SearchResults", NULL, MODEL_LOC_BODY, 321, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 248, false, false, false, false},
+    {"SearchResults", NULL, MODEL_LOC_BODY, 321, false, false, false, false},
 };
 static const model_member m_320[] = { /* SearchSampleQueriesSearchResult */
-    {"Description", NULL, MODEL_LOC_BODY, 312, false},
-    {"Name", NULL, MODEL_LOC_BODY, 313, false},
-    {"Relevance", NULL, MODEL_LOC_BODY, 314, false},
-    {"SQL", NULL, MODEL_LOC_BODY, 315, false},
+    {"Description", NULL, MODEL_LOC_BODY, 312, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 313, false, false, false, false},
+    {"Relevance", NULL, MODEL_LOC_BODY, 314, false, false, false, false},
+    {"SQL", NULL, MODEL_LOC_BODY, 315, false, false, false, false},
 };
 static const model_member m_326[] = { /* SourceConfig */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"ApplyToAllRegions", NULL, MODEL_LOC_BODY, 15, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"ApplyToAllRegions", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
 };
 static const char *const e_328[] = { /* SourceEventCategory */
     "Management",
     "Data",
 };
 static const model_member m_329[] = { /* StartDashboardRefreshRequest */
-    {"DashboardId", NULL, MODEL_LOC_BODY, 45, true},
-    {"QueryParameterValues", NULL, MODEL_LOC_BODY, 271, false},
+    {"DashboardId", NULL, MODEL_LOC_BODY, 45, true, false, false, false},
+    {"QueryParameterValues", NULL, MODEL_LOC_BODY, 271, false, false, false, false},
 };
 static const model_member m_330[] = { /* StartDashboardRefreshResponse */
-    {"RefreshId", NULL, MODEL_LOC_BODY, 283, false},
+    {"RefreshId", NULL, MODEL_LOC_BODY, 283, false, false, false, false},
 };
 static const model_member m_331[] = { /* StartEventDataStoreIngestionRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
 };
 static const model_member m_333[] = { /* StartImportRequest */
-    {"Destinations", NULL, MODEL_LOC_BODY, 134, false},
-    {"EndEventTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"ImportId", NULL, MODEL_LOC_BODY, 366, false},
-    {"ImportSource", NULL, MODEL_LOC_BODY, 139, false},
-    {"StartEventTime", NULL, MODEL_LOC_BODY, 54, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 134, false, false, false, false},
+    {"EndEventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"ImportId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"ImportSource", NULL, MODEL_LOC_BODY, 139, false, false, false, false},
+    {"StartEventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_334[] = { /* StartImportResponse */
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"Destinations", NULL, MODEL_LOC_BODY, 134, false},
-    {"EndEventTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"ImportId", NULL, MODEL_LOC_BODY, 366, false},
-    {"ImportSource", NULL, MODEL_LOC_BODY, 139, false},
-    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false},
-    {"StartEventTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 134, false, false, false, false},
+    {"EndEventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"ImportId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"ImportSource", NULL, MODEL_LOC_BODY, 139, false, false, false, false},
+    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false, false, false, false},
+    {"StartEventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_335[] = { /* StartLoggingRequest */
-    {"Name", NULL, MODEL_LOC_BODY, 345, true},
+    {"Name", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
 };
 static const model_member m_337[] = { /* StartQueryRequest */
-    {"DeliveryS3Uri", NULL, MODEL_LOC_BODY, 66, false},
-    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false},
-    {"QueryAlias", NULL, MODEL_LOC_BODY, 266, false},
-    {"QueryParameters", NULL, MODEL_LOC_BODY, 272, false},
-    {"QueryStatement", NULL, MODEL_LOC_BODY, 278, false},
+    {"DeliveryS3Uri", NULL, MODEL_LOC_BODY, 66, false, false, false, false},
+    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false, false, false, false},
+    {"QueryAlias", NULL, MODEL_LOC_BODY, 266, false, false, false, false},
+    {"QueryParameters", NULL, MODEL_LOC_BODY, 272, false, false, false, false},
+    {"QueryStatement", NULL, MODEL_LOC_BODY, 278, false, false, false, false},
 };
 static const model_member m_338[] = { /* StartQueryResponse */
-    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false},
-    {"QueryId", NULL, MODEL_LOC_BODY, 366, false},
+    {"EventDataStoreOwnerAccountId", NULL, MODEL_LOC_BODY, 2, false, false, false, false},
+    {"QueryId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
 };
 static const model_member m_339[] = { /* StopEventDataStoreIngestionRequest */
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
 };
 static const model_member m_341[] = { /* StopImportRequest */
-    {"ImportId", NULL, MODEL_LOC_BODY, 366, true},
+    {"ImportId", NULL, MODEL_LOC_BODY, 366, true, false, false, false},
 };
 static const model_member m_342[] = { /* StopImportResponse */
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"Destinations", NULL, MODEL_LOC_BODY, 134, false},
-    {"EndEventTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"ImportId", NULL, MODEL_LOC_BODY, 366, false},
-    {"ImportSource", NULL, MODEL_LOC_BODY, 139, false},
-    {"ImportStatistics", NULL, MODEL_LOC_BODY, 140, false},
-    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false},
-    {"StartEventTime", NULL, MODEL_LOC_BODY, 54, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 134, false, false, false, false},
+    {"EndEventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"ImportId", NULL, MODEL_LOC_BODY, 366, false, false, false, false},
+    {"ImportSource", NULL, MODEL_LOC_BODY, 139, false, false, false, false},
+    {"ImportStatistics", NULL, MODEL_LOC_BODY, 140, false, false, false, false},
+    {"ImportStatus", NULL, MODEL_LOC_BODY, 141, false, false, false, false},
+    {"StartEventTime", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_343[] = { /* StopLoggingRequest */
-    {"Name", NULL, MODEL_LOC_BODY, 345, true},
+    {"Name", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
 };
 static const model_member m_346[] = { /* Tag */
-    {"Key", NULL, MODEL_LOC_BODY, 347, true},
-    {"Value", NULL, MODEL_LOC_BODY, 348, false},
+    {"Key", NULL, MODEL_LOC_BODY, 347, true, false, false, false},
+    {"Value", NULL, MODEL_LOC_BODY, 348, false, false, false, false},
 };
 static const char *const e_351[] = { /* Template */
     "API_ACTIVITY",
@@ -875,119 +875,119 @@ static const char *const e_351[] = { /* Template */
     "USER_ACTIONS",
 };
 static const model_member m_357[] = { /* Trail */
-    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"HasCustomEventSelectors", NULL, MODEL_LOC_BODY, 15, false},
-    {"HasInsightSelectors", NULL, MODEL_LOC_BODY, 15, false},
-    {"HomeRegion", NULL, MODEL_LOC_BODY, 345, false},
-    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false},
-    {"LogFileValidationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 345, false},
-    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, false},
-    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false},
-    {"SnsTopicARN", NULL, MODEL_LOC_BODY, 345, false},
-    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"HasCustomEventSelectors", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"HasInsightSelectors", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"HomeRegion", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LogFileValidationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"SnsTopicARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_359[] = { /* TrailInfo */
-    {"HomeRegion", NULL, MODEL_LOC_BODY, 345, false},
-    {"Name", NULL, MODEL_LOC_BODY, 345, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"HomeRegion", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const char *const e_365[] = { /* Type */
     "TagContext",
     "RequestContext",
 };
 static const model_member m_368[] = { /* UpdateChannelRequest */
-    {"Channel", NULL, MODEL_LOC_BODY, 23, true},
-    {"Destinations", NULL, MODEL_LOC_BODY, 76, false},
-    {"Name", NULL, MODEL_LOC_BODY, 26, false},
+    {"Channel", NULL, MODEL_LOC_BODY, 23, true, false, false, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 76, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 26, false, false, false, false},
 };
 static const model_member m_369[] = { /* UpdateChannelResponse */
-    {"ChannelArn", NULL, MODEL_LOC_BODY, 23, false},
-    {"Destinations", NULL, MODEL_LOC_BODY, 76, false},
-    {"Name", NULL, MODEL_LOC_BODY, 26, false},
-    {"Source", NULL, MODEL_LOC_BODY, 325, false},
+    {"ChannelArn", NULL, MODEL_LOC_BODY, 23, false, false, false, false},
+    {"Destinations", NULL, MODEL_LOC_BODY, 76, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 26, false, false, false, false},
+    {"Source", NULL, MODEL_LOC_BODY, 325, false, false, false, false},
 };
 static const model_member m_370[] = { /* UpdateDashboardRequest */
-    {"DashboardId", NULL, MODEL_LOC_BODY, 45, true},
-    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"Widgets", NULL, MODEL_LOC_BODY, 294, false},
+    {"DashboardId", NULL, MODEL_LOC_BODY, 45, true, false, false, false},
+    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"Widgets", NULL, MODEL_LOC_BODY, 294, false, false, false, false},
 };
 static const model_member m_371[] = { /* UpdateDashboardResponse */
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"DashboardArn", NULL, MODEL_LOC_BODY, 45, false},
-    {"Name", NULL, MODEL_LOC_BODY, 47, false},
-    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"Type", NULL, MODEL_LOC_BODY, 49, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"Widgets", NULL, MODEL_LOC_BODY, 380, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"DashboardArn", NULL, MODEL_LOC_BODY, 45, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 47, false, false, false, false},
+    {"RefreshSchedule", NULL, MODEL_LOC_BODY, 284, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 49, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"Widgets", NULL, MODEL_LOC_BODY, 380, false, false, false, false},
 };
 static const model_member m_372[] = { /* UpdateEventDataStoreRequest */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false},
-    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false},
-    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 96, false},
-    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false, false, false, false},
+    {"EventDataStore", NULL, MODEL_LOC_BODY, 90, true, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false, false, false, false},
+    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 96, false, false, false, false},
+    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
 };
 static const model_member m_373[] = { /* UpdateEventDataStoreResponse */
-    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false},
-    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false},
-    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
-    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false},
-    {"FederationRoleArn", NULL, MODEL_LOC_BODY, 107, false},
-    {"FederationStatus", NULL, MODEL_LOC_BODY, 108, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false},
-    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 96, false},
-    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false},
-    {"Status", NULL, MODEL_LOC_BODY, 98, false},
-    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false},
-    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false},
+    {"AdvancedEventSelectors", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"BillingMode", NULL, MODEL_LOC_BODY, 14, false, false, false, false},
+    {"CreatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
+    {"EventDataStoreArn", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"FederationRoleArn", NULL, MODEL_LOC_BODY, 107, false, false, false, false},
+    {"FederationStatus", NULL, MODEL_LOC_BODY, 108, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 93, false, false, false, false},
+    {"MultiRegionEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 96, false, false, false, false},
+    {"OrganizationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"RetentionPeriod", NULL, MODEL_LOC_BODY, 309, false, false, false, false},
+    {"Status", NULL, MODEL_LOC_BODY, 98, false, false, false, false},
+    {"TerminationProtectionEnabled", NULL, MODEL_LOC_BODY, 353, false, false, false, false},
+    {"UpdatedTimestamp", NULL, MODEL_LOC_BODY, 54, false, false, false, false},
 };
 static const model_member m_374[] = { /* UpdateTrailRequest */
-    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"EnableLogFileValidation", NULL, MODEL_LOC_BODY, 15, false},
-    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false},
-    {"Name", NULL, MODEL_LOC_BODY, 345, true},
-    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, false},
-    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false},
-    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false},
+    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"EnableLogFileValidation", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 345, true, false, false, false},
+    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_375[] = { /* UpdateTrailResponse */
-    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false},
-    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false},
-    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false},
-    {"LogFileValidationEnabled", NULL, MODEL_LOC_BODY, 15, false},
-    {"Name", NULL, MODEL_LOC_BODY, 345, false},
-    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, false},
-    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false},
-    {"SnsTopicARN", NULL, MODEL_LOC_BODY, 345, false},
-    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false},
-    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false},
+    {"CloudWatchLogsLogGroupArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"CloudWatchLogsRoleArn", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"IncludeGlobalServiceEvents", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsMultiRegionTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"IsOrganizationTrail", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"KmsKeyId", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"LogFileValidationEnabled", NULL, MODEL_LOC_BODY, 15, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"S3BucketName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"S3KeyPrefix", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"SnsTopicARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"SnsTopicName", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
+    {"TrailARN", NULL, MODEL_LOC_BODY, 345, false, false, false, false},
 };
 static const model_member m_379[] = { /* Widget */
-    {"QueryAlias", NULL, MODEL_LOC_BODY, 266, false},
-    {"QueryParameters", NULL, MODEL_LOC_BODY, 272, false},
-    {"QueryStatement", NULL, MODEL_LOC_BODY, 278, false},
-    {"ViewProperties", NULL, MODEL_LOC_BODY, 377, false},
+    {"QueryAlias", NULL, MODEL_LOC_BODY, 266, false, false, false, false},
+    {"QueryParameters", NULL, MODEL_LOC_BODY, 272, false, false, false, false},
+    {"QueryStatement", NULL, MODEL_LOC_BODY, 278, false, false, false, false},
+    {"ViewProperties", NULL, MODEL_LOC_BODY, 377, false, false, false, false},
 };
 
 static const model_shape shapes[381] = {
@@ -1895,6 +1895,7 @@ const model_service model_cloudtrail = {
     .api_version = "2013-11-01",
     .event_source = "cloudtrail.amazonaws.com",
     .botocore_version = "1.43.11",
+    .xml_namespace = NULL,
     .ops = ops,
     .n_ops = 60,
     .shapes = shapes,

@@ -6,41 +6,41 @@
 #include <stddef.h>
 
 static const model_member m_0[] = { /* AssociateRoleToGroupRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
-    {"RoleArn", NULL, MODEL_LOC_BODY, 273, true},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"RoleArn", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
 };
 static const model_member m_1[] = { /* AssociateRoleToGroupResponse */
-    {"AssociatedAt", NULL, MODEL_LOC_BODY, 273, false},
+    {"AssociatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_2[] = { /* AssociateServiceRoleToAccountRequest */
-    {"RoleArn", NULL, MODEL_LOC_BODY, 273, true},
+    {"RoleArn", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
 };
 static const model_member m_3[] = { /* AssociateServiceRoleToAccountResponse */
-    {"AssociatedAt", NULL, MODEL_LOC_BODY, 273, false},
+    {"AssociatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_4[] = { /* BadRequestException */
-    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false},
-    {"Message", NULL, MODEL_LOC_BODY, 273, false},
+    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false, false, false, false},
+    {"Message", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_5[] = { /* BulkDeployment */
-    {"BulkDeploymentArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"BulkDeploymentId", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreatedAt", NULL, MODEL_LOC_BODY, 273, false},
+    {"BulkDeploymentArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"BulkDeploymentId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_6[] = { /* BulkDeploymentMetrics */
-    {"InvalidInputRecords", NULL, MODEL_LOC_BODY, 256, false},
-    {"RecordsProcessed", NULL, MODEL_LOC_BODY, 256, false},
-    {"RetryAttempts", NULL, MODEL_LOC_BODY, 256, false},
+    {"InvalidInputRecords", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
+    {"RecordsProcessed", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
+    {"RetryAttempts", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
 };
 static const model_member m_7[] = { /* BulkDeploymentResult */
-    {"CreatedAt", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentStatus", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentType", NULL, MODEL_LOC_BODY, 73, false},
-    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false},
-    {"ErrorMessage", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupArn", NULL, MODEL_LOC_BODY, 273, false},
+    {"CreatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentStatus", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentType", NULL, MODEL_LOC_BODY, 73, false, false, false, false},
+    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false, false, false, false},
+    {"ErrorMessage", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const char *const e_9[] = { /* BulkDeploymentStatus */
     "Initializing",
@@ -55,315 +55,315 @@ static const char *const e_11[] = { /* ConfigurationSyncStatus */
     "OutOfSync",
 };
 static const model_member m_12[] = { /* ConnectivityInfo */
-    {"HostAddress", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Metadata", NULL, MODEL_LOC_BODY, 273, false},
-    {"PortNumber", NULL, MODEL_LOC_BODY, 256, false},
+    {"HostAddress", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Metadata", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"PortNumber", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
 };
 static const model_member m_13[] = { /* Connector */
-    {"ConnectorArn", NULL, MODEL_LOC_BODY, 273, true},
-    {"Id", NULL, MODEL_LOC_BODY, 273, true},
-    {"Parameters", NULL, MODEL_LOC_BODY, 272, false},
+    {"ConnectorArn", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Parameters", NULL, MODEL_LOC_BODY, 272, false, false, false, false},
 };
 static const model_member m_14[] = { /* ConnectorDefinitionVersion */
-    {"Connectors", NULL, MODEL_LOC_BODY, 258, false},
+    {"Connectors", NULL, MODEL_LOC_BODY, 258, false, false, false, false},
 };
 static const model_member m_15[] = { /* Core */
-    {"CertificateArn", NULL, MODEL_LOC_BODY, 273, true},
-    {"Id", NULL, MODEL_LOC_BODY, 273, true},
-    {"SyncShadow", NULL, MODEL_LOC_BODY, 254, false},
-    {"ThingArn", NULL, MODEL_LOC_BODY, 273, true},
+    {"CertificateArn", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"SyncShadow", NULL, MODEL_LOC_BODY, 254, false, false, false, false},
+    {"ThingArn", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
 };
 static const model_member m_16[] = { /* CoreDefinitionVersion */
-    {"Cores", NULL, MODEL_LOC_BODY, 259, false},
+    {"Cores", NULL, MODEL_LOC_BODY, 259, false, false, false, false},
 };
 static const model_member m_17[] = { /* CreateConnectorDefinitionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"InitialVersion", NULL, MODEL_LOC_BODY, 14, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"InitialVersion", NULL, MODEL_LOC_BODY, 14, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_18[] = { /* CreateConnectorDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_19[] = { /* CreateConnectorDefinitionVersionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Connectors", NULL, MODEL_LOC_BODY, 258, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Connectors", NULL, MODEL_LOC_BODY, 258, false, false, false, false},
 };
 static const model_member m_20[] = { /* CreateConnectorDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_21[] = { /* CreateCoreDefinitionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"InitialVersion", NULL, MODEL_LOC_BODY, 16, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"InitialVersion", NULL, MODEL_LOC_BODY, 16, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_22[] = { /* CreateCoreDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_23[] = { /* CreateCoreDefinitionVersionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Cores", NULL, MODEL_LOC_BODY, 259, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Cores", NULL, MODEL_LOC_BODY, 259, false, false, false, false},
 };
 static const model_member m_24[] = { /* CreateCoreDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_25[] = { /* CreateDeploymentRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentType", NULL, MODEL_LOC_BODY, 73, true},
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
-    {"GroupVersionId", NULL, MODEL_LOC_BODY, 273, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentType", NULL, MODEL_LOC_BODY, 73, true, false, false, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"GroupVersionId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_26[] = { /* CreateDeploymentResponse */
-    {"DeploymentArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false},
+    {"DeploymentArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_27[] = { /* CreateDeviceDefinitionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"InitialVersion", NULL, MODEL_LOC_BODY, 76, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"InitialVersion", NULL, MODEL_LOC_BODY, 76, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_28[] = { /* CreateDeviceDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_29[] = { /* CreateDeviceDefinitionVersionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Devices", NULL, MODEL_LOC_BODY, 261, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Devices", NULL, MODEL_LOC_BODY, 261, false, false, false, false},
 };
 static const model_member m_30[] = { /* CreateDeviceDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_31[] = { /* CreateFunctionDefinitionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"InitialVersion", NULL, MODEL_LOC_BODY, 90, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"InitialVersion", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_32[] = { /* CreateFunctionDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_33[] = { /* CreateFunctionDefinitionVersionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"DefaultConfig", NULL, MODEL_LOC_BODY, 88, false},
-    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Functions", NULL, MODEL_LOC_BODY, 262, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"DefaultConfig", NULL, MODEL_LOC_BODY, 88, false, false, false, false},
+    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Functions", NULL, MODEL_LOC_BODY, 262, false, false, false, false},
 };
 static const model_member m_34[] = { /* CreateFunctionDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_35[] = { /* CreateGroupCertificateAuthorityRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_36[] = { /* CreateGroupCertificateAuthorityResponse */
-    {"GroupCertificateAuthorityArn", NULL, MODEL_LOC_BODY, 273, false},
+    {"GroupCertificateAuthorityArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_37[] = { /* CreateGroupRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"InitialVersion", NULL, MODEL_LOC_BODY, 147, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, true},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"InitialVersion", NULL, MODEL_LOC_BODY, 147, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_38[] = { /* CreateGroupResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_39[] = { /* CreateGroupVersionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"ConnectorDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CoreDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeviceDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"FunctionDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
-    {"LoggerDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"ResourceDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"SubscriptionDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"ConnectorDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CoreDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeviceDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"FunctionDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"LoggerDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"ResourceDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"SubscriptionDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_40[] = { /* CreateGroupVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_41[] = { /* CreateLoggerDefinitionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"InitialVersion", NULL, MODEL_LOC_BODY, 197, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"InitialVersion", NULL, MODEL_LOC_BODY, 197, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_42[] = { /* CreateLoggerDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_43[] = { /* CreateLoggerDefinitionVersionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Loggers", NULL, MODEL_LOC_BODY, 265, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Loggers", NULL, MODEL_LOC_BODY, 265, false, false, false, false},
 };
 static const model_member m_44[] = { /* CreateLoggerDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_45[] = { /* CreateResourceDefinitionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"InitialVersion", NULL, MODEL_LOC_BODY, 206, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"InitialVersion", NULL, MODEL_LOC_BODY, 206, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_46[] = { /* CreateResourceDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_47[] = { /* CreateResourceDefinitionVersionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Resources", NULL, MODEL_LOC_BODY, 266, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Resources", NULL, MODEL_LOC_BODY, 266, false, false, false, false},
 };
 static const model_member m_48[] = { /* CreateResourceDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_49[] = { /* CreateSoftwareUpdateJobRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"S3UrlSignerRole", NULL, MODEL_LOC_BODY, 211, true},
-    {"SoftwareToUpdate", NULL, MODEL_LOC_BODY, 214, true},
-    {"UpdateAgentLogLevel", NULL, MODEL_LOC_BODY, 227, false},
-    {"UpdateTargets", NULL, MODEL_LOC_BODY, 248, true},
-    {"UpdateTargetsArchitecture", NULL, MODEL_LOC_BODY, 249, true},
-    {"UpdateTargetsOperatingSystem", NULL, MODEL_LOC_BODY, 250, true},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"S3UrlSignerRole", NULL, MODEL_LOC_BODY, 211, true, false, false, false},
+    {"SoftwareToUpdate", NULL, MODEL_LOC_BODY, 214, true, false, false, false},
+    {"UpdateAgentLogLevel", NULL, MODEL_LOC_BODY, 227, false, false, false, false},
+    {"UpdateTargets", NULL, MODEL_LOC_BODY, 248, true, false, false, false},
+    {"UpdateTargetsArchitecture", NULL, MODEL_LOC_BODY, 249, true, false, false, false},
+    {"UpdateTargetsOperatingSystem", NULL, MODEL_LOC_BODY, 250, true, false, false, false},
 };
 static const model_member m_50[] = { /* CreateSoftwareUpdateJobResponse */
-    {"IotJobArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"IotJobId", NULL, MODEL_LOC_BODY, 273, false},
-    {"PlatformSoftwareVersion", NULL, MODEL_LOC_BODY, 273, false},
+    {"IotJobArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"IotJobId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"PlatformSoftwareVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_51[] = { /* CreateSubscriptionDefinitionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"InitialVersion", NULL, MODEL_LOC_BODY, 220, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"InitialVersion", NULL, MODEL_LOC_BODY, 220, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_52[] = { /* CreateSubscriptionDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_53[] = { /* CreateSubscriptionDefinitionVersionRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Subscriptions", NULL, MODEL_LOC_BODY, 268, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Subscriptions", NULL, MODEL_LOC_BODY, 268, false, false, false, false},
 };
 static const model_member m_54[] = { /* CreateSubscriptionDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_55[] = { /* DefinitionInformation */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"Tags", "tags", MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Tags", "tags", MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_56[] = { /* DeleteConnectorDefinitionRequest */
-    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true},
+    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_58[] = { /* DeleteCoreDefinitionRequest */
-    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true},
+    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_60[] = { /* DeleteDeviceDefinitionRequest */
-    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true},
+    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_62[] = { /* DeleteFunctionDefinitionRequest */
-    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true},
+    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_64[] = { /* DeleteGroupRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_66[] = { /* DeleteLoggerDefinitionRequest */
-    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true},
+    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_68[] = { /* DeleteResourceDefinitionRequest */
-    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true},
+    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_70[] = { /* DeleteSubscriptionDefinitionRequest */
-    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true},
+    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_72[] = { /* Deployment */
-    {"CreatedAt", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentType", NULL, MODEL_LOC_BODY, 73, false},
-    {"GroupArn", NULL, MODEL_LOC_BODY, 273, false},
+    {"CreatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentType", NULL, MODEL_LOC_BODY, 73, false, false, false, false},
+    {"GroupArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const char *const e_73[] = { /* DeploymentType */
     "NewDeployment",
@@ -372,583 +372,583 @@ static const char *const e_73[] = { /* DeploymentType */
     "ForceResetDeployment",
 };
 static const model_member m_75[] = { /* Device */
-    {"CertificateArn", NULL, MODEL_LOC_BODY, 273, true},
-    {"Id", NULL, MODEL_LOC_BODY, 273, true},
-    {"SyncShadow", NULL, MODEL_LOC_BODY, 254, false},
-    {"ThingArn", NULL, MODEL_LOC_BODY, 273, true},
+    {"CertificateArn", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"SyncShadow", NULL, MODEL_LOC_BODY, 254, false, false, false, false},
+    {"ThingArn", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
 };
 static const model_member m_76[] = { /* DeviceDefinitionVersion */
-    {"Devices", NULL, MODEL_LOC_BODY, 261, false},
+    {"Devices", NULL, MODEL_LOC_BODY, 261, false, false, false, false},
 };
 static const model_member m_77[] = { /* DisassociateRoleFromGroupRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_78[] = { /* DisassociateRoleFromGroupResponse */
-    {"DisassociatedAt", NULL, MODEL_LOC_BODY, 273, false},
+    {"DisassociatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_80[] = { /* DisassociateServiceRoleFromAccountResponse */
-    {"DisassociatedAt", NULL, MODEL_LOC_BODY, 273, false},
+    {"DisassociatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const char *const e_82[] = { /* EncodingType */
     "binary",
     "json",
 };
 static const model_member m_83[] = { /* ErrorDetail */
-    {"DetailedErrorCode", NULL, MODEL_LOC_BODY, 273, false},
-    {"DetailedErrorMessage", NULL, MODEL_LOC_BODY, 273, false},
+    {"DetailedErrorCode", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DetailedErrorMessage", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_85[] = { /* Function */
-    {"FunctionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"FunctionConfiguration", NULL, MODEL_LOC_BODY, 86, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, true},
+    {"FunctionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"FunctionConfiguration", NULL, MODEL_LOC_BODY, 86, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
 };
 static const model_member m_86[] = { /* FunctionConfiguration */
-    {"EncodingType", NULL, MODEL_LOC_BODY, 82, false},
-    {"Environment", NULL, MODEL_LOC_BODY, 87, false},
-    {"ExecArgs", NULL, MODEL_LOC_BODY, 273, false},
-    {"Executable", NULL, MODEL_LOC_BODY, 273, false},
-    {"FunctionRuntimeOverride", NULL, MODEL_LOC_BODY, 273, false},
-    {"MemorySize", NULL, MODEL_LOC_BODY, 256, false},
-    {"Pinned", NULL, MODEL_LOC_BODY, 254, false},
-    {"Timeout", NULL, MODEL_LOC_BODY, 256, false},
+    {"EncodingType", NULL, MODEL_LOC_BODY, 82, false, false, false, false},
+    {"Environment", NULL, MODEL_LOC_BODY, 87, false, false, false, false},
+    {"ExecArgs", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Executable", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"FunctionRuntimeOverride", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"MemorySize", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
+    {"Pinned", NULL, MODEL_LOC_BODY, 254, false, false, false, false},
+    {"Timeout", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
 };
 static const model_member m_87[] = { /* FunctionConfigurationEnvironment */
-    {"AccessSysfs", NULL, MODEL_LOC_BODY, 254, false},
-    {"Execution", NULL, MODEL_LOC_BODY, 91, false},
-    {"ResourceAccessPolicies", NULL, MODEL_LOC_BODY, 267, false},
-    {"Variables", NULL, MODEL_LOC_BODY, 272, false},
+    {"AccessSysfs", NULL, MODEL_LOC_BODY, 254, false, false, false, false},
+    {"Execution", NULL, MODEL_LOC_BODY, 91, false, false, false, false},
+    {"ResourceAccessPolicies", NULL, MODEL_LOC_BODY, 267, false, false, false, false},
+    {"Variables", NULL, MODEL_LOC_BODY, 272, false, false, false, false},
 };
 static const model_member m_88[] = { /* FunctionDefaultConfig */
-    {"Execution", NULL, MODEL_LOC_BODY, 89, false},
+    {"Execution", NULL, MODEL_LOC_BODY, 89, false, false, false, false},
 };
 static const model_member m_89[] = { /* FunctionDefaultExecutionConfig */
-    {"IsolationMode", NULL, MODEL_LOC_BODY, 92, false},
-    {"RunAs", NULL, MODEL_LOC_BODY, 93, false},
+    {"IsolationMode", NULL, MODEL_LOC_BODY, 92, false, false, false, false},
+    {"RunAs", NULL, MODEL_LOC_BODY, 93, false, false, false, false},
 };
 static const model_member m_90[] = { /* FunctionDefinitionVersion */
-    {"DefaultConfig", NULL, MODEL_LOC_BODY, 88, false},
-    {"Functions", NULL, MODEL_LOC_BODY, 262, false},
+    {"DefaultConfig", NULL, MODEL_LOC_BODY, 88, false, false, false, false},
+    {"Functions", NULL, MODEL_LOC_BODY, 262, false, false, false, false},
 };
 static const model_member m_91[] = { /* FunctionExecutionConfig */
-    {"IsolationMode", NULL, MODEL_LOC_BODY, 92, false},
-    {"RunAs", NULL, MODEL_LOC_BODY, 93, false},
+    {"IsolationMode", NULL, MODEL_LOC_BODY, 92, false, false, false, false},
+    {"RunAs", NULL, MODEL_LOC_BODY, 93, false, false, false, false},
 };
 static const char *const e_92[] = { /* FunctionIsolationMode */
     "GreengrassContainer",
     "NoContainer",
 };
 static const model_member m_93[] = { /* FunctionRunAsConfig */
-    {"Gid", NULL, MODEL_LOC_BODY, 256, false},
-    {"Uid", NULL, MODEL_LOC_BODY, 256, false},
+    {"Gid", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
+    {"Uid", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
 };
 static const model_member m_94[] = { /* GeneralError */
-    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false},
-    {"Message", NULL, MODEL_LOC_BODY, 273, false},
+    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false, false, false, false},
+    {"Message", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_95[] = { /* GetAssociatedRoleRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_96[] = { /* GetAssociatedRoleResponse */
-    {"AssociatedAt", NULL, MODEL_LOC_BODY, 273, false},
-    {"RoleArn", NULL, MODEL_LOC_BODY, 273, false},
+    {"AssociatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"RoleArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_97[] = { /* GetBulkDeploymentStatusRequest */
-    {"BulkDeploymentId", "BulkDeploymentId", MODEL_LOC_URI, 273, true},
+    {"BulkDeploymentId", "BulkDeploymentId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_98[] = { /* GetBulkDeploymentStatusResponse */
-    {"BulkDeploymentMetrics", NULL, MODEL_LOC_BODY, 6, false},
-    {"BulkDeploymentStatus", NULL, MODEL_LOC_BODY, 9, false},
-    {"CreatedAt", NULL, MODEL_LOC_BODY, 273, false},
-    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false},
-    {"ErrorMessage", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"BulkDeploymentMetrics", NULL, MODEL_LOC_BODY, 6, false, false, false, false},
+    {"BulkDeploymentStatus", NULL, MODEL_LOC_BODY, 9, false, false, false, false},
+    {"CreatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false, false, false, false},
+    {"ErrorMessage", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_99[] = { /* GetConnectivityInfoRequest */
-    {"ThingName", "ThingName", MODEL_LOC_URI, 273, true},
+    {"ThingName", "ThingName", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_100[] = { /* GetConnectivityInfoResponse */
-    {"ConnectivityInfo", NULL, MODEL_LOC_BODY, 257, false},
-    {"Message", "message", MODEL_LOC_BODY, 273, false},
+    {"ConnectivityInfo", NULL, MODEL_LOC_BODY, 257, false, false, false, false},
+    {"Message", "message", MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_101[] = { /* GetConnectorDefinitionRequest */
-    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true},
+    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_102[] = { /* GetConnectorDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_103[] = { /* GetConnectorDefinitionVersionRequest */
-    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true},
-    {"ConnectorDefinitionVersionId", "ConnectorDefinitionVersionId", MODEL_LOC_URI, 273, true},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"ConnectorDefinitionVersionId", "ConnectorDefinitionVersionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_104[] = { /* GetConnectorDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Definition", NULL, MODEL_LOC_BODY, 14, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Definition", NULL, MODEL_LOC_BODY, 14, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_105[] = { /* GetCoreDefinitionRequest */
-    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true},
+    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_106[] = { /* GetCoreDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_107[] = { /* GetCoreDefinitionVersionRequest */
-    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true},
-    {"CoreDefinitionVersionId", "CoreDefinitionVersionId", MODEL_LOC_URI, 273, true},
+    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"CoreDefinitionVersionId", "CoreDefinitionVersionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_108[] = { /* GetCoreDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Definition", NULL, MODEL_LOC_BODY, 16, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Definition", NULL, MODEL_LOC_BODY, 16, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_109[] = { /* GetDeploymentStatusRequest */
-    {"DeploymentId", "DeploymentId", MODEL_LOC_URI, 273, true},
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"DeploymentId", "DeploymentId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_110[] = { /* GetDeploymentStatusResponse */
-    {"DeploymentStatus", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentType", NULL, MODEL_LOC_BODY, 73, false},
-    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false},
-    {"ErrorMessage", NULL, MODEL_LOC_BODY, 273, false},
-    {"UpdatedAt", NULL, MODEL_LOC_BODY, 273, false},
+    {"DeploymentStatus", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentType", NULL, MODEL_LOC_BODY, 73, false, false, false, false},
+    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false, false, false, false},
+    {"ErrorMessage", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"UpdatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_111[] = { /* GetDeviceDefinitionRequest */
-    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true},
+    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_112[] = { /* GetDeviceDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_113[] = { /* GetDeviceDefinitionVersionRequest */
-    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true},
-    {"DeviceDefinitionVersionId", "DeviceDefinitionVersionId", MODEL_LOC_URI, 273, true},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"DeviceDefinitionVersionId", "DeviceDefinitionVersionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_114[] = { /* GetDeviceDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Definition", NULL, MODEL_LOC_BODY, 76, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Definition", NULL, MODEL_LOC_BODY, 76, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_115[] = { /* GetFunctionDefinitionRequest */
-    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true},
+    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_116[] = { /* GetFunctionDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_117[] = { /* GetFunctionDefinitionVersionRequest */
-    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true},
-    {"FunctionDefinitionVersionId", "FunctionDefinitionVersionId", MODEL_LOC_URI, 273, true},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"FunctionDefinitionVersionId", "FunctionDefinitionVersionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_118[] = { /* GetFunctionDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Definition", NULL, MODEL_LOC_BODY, 90, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Definition", NULL, MODEL_LOC_BODY, 90, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_119[] = { /* GetGroupCertificateAuthorityRequest */
-    {"CertificateAuthorityId", "CertificateAuthorityId", MODEL_LOC_URI, 273, true},
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"CertificateAuthorityId", "CertificateAuthorityId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_120[] = { /* GetGroupCertificateAuthorityResponse */
-    {"GroupCertificateAuthorityArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupCertificateAuthorityId", NULL, MODEL_LOC_BODY, 273, false},
-    {"PemEncodedCertificate", NULL, MODEL_LOC_BODY, 273, false},
+    {"GroupCertificateAuthorityArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupCertificateAuthorityId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"PemEncodedCertificate", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_121[] = { /* GetGroupCertificateConfigurationRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_122[] = { /* GetGroupCertificateConfigurationResponse */
-    {"CertificateAuthorityExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false},
-    {"CertificateExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupId", NULL, MODEL_LOC_BODY, 273, false},
+    {"CertificateAuthorityExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CertificateExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_123[] = { /* GetGroupRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_124[] = { /* GetGroupResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_125[] = { /* GetGroupVersionRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
-    {"GroupVersionId", "GroupVersionId", MODEL_LOC_URI, 273, true},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"GroupVersionId", "GroupVersionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_126[] = { /* GetGroupVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Definition", NULL, MODEL_LOC_BODY, 147, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Definition", NULL, MODEL_LOC_BODY, 147, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_127[] = { /* GetLoggerDefinitionRequest */
-    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true},
+    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_128[] = { /* GetLoggerDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_129[] = { /* GetLoggerDefinitionVersionRequest */
-    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true},
-    {"LoggerDefinitionVersionId", "LoggerDefinitionVersionId", MODEL_LOC_URI, 273, true},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"LoggerDefinitionVersionId", "LoggerDefinitionVersionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_130[] = { /* GetLoggerDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Definition", NULL, MODEL_LOC_BODY, 197, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Definition", NULL, MODEL_LOC_BODY, 197, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_131[] = { /* GetResourceDefinitionRequest */
-    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true},
+    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_132[] = { /* GetResourceDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_133[] = { /* GetResourceDefinitionVersionRequest */
-    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true},
-    {"ResourceDefinitionVersionId", "ResourceDefinitionVersionId", MODEL_LOC_URI, 273, true},
+    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"ResourceDefinitionVersionId", "ResourceDefinitionVersionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_134[] = { /* GetResourceDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Definition", NULL, MODEL_LOC_BODY, 206, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Definition", NULL, MODEL_LOC_BODY, 206, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_136[] = { /* GetServiceRoleForAccountResponse */
-    {"AssociatedAt", NULL, MODEL_LOC_BODY, 273, false},
-    {"RoleArn", NULL, MODEL_LOC_BODY, 273, false},
+    {"AssociatedAt", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"RoleArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_137[] = { /* GetSubscriptionDefinitionRequest */
-    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true},
+    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_138[] = { /* GetSubscriptionDefinitionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_139[] = { /* GetSubscriptionDefinitionVersionRequest */
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
-    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true},
-    {"SubscriptionDefinitionVersionId", "SubscriptionDefinitionVersionId", MODEL_LOC_URI, 273, true},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"SubscriptionDefinitionVersionId", "SubscriptionDefinitionVersionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_140[] = { /* GetSubscriptionDefinitionVersionResponse */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Definition", NULL, MODEL_LOC_BODY, 220, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Definition", NULL, MODEL_LOC_BODY, 220, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_141[] = { /* GetThingRuntimeConfigurationRequest */
-    {"ThingName", "ThingName", MODEL_LOC_URI, 273, true},
+    {"ThingName", "ThingName", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_142[] = { /* GetThingRuntimeConfigurationResponse */
-    {"RuntimeConfiguration", NULL, MODEL_LOC_BODY, 208, false},
+    {"RuntimeConfiguration", NULL, MODEL_LOC_BODY, 208, false, false, false, false},
 };
 static const model_member m_143[] = { /* GroupCertificateAuthorityProperties */
-    {"GroupCertificateAuthorityArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupCertificateAuthorityId", NULL, MODEL_LOC_BODY, 273, false},
+    {"GroupCertificateAuthorityArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupCertificateAuthorityId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_144[] = { /* GroupCertificateConfiguration */
-    {"CertificateAuthorityExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false},
-    {"CertificateExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupId", NULL, MODEL_LOC_BODY, 273, false},
+    {"CertificateAuthorityExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CertificateExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_145[] = { /* GroupInformation */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false},
-    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LastUpdatedTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersion", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LatestVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_146[] = { /* GroupOwnerSetting */
-    {"AutoAddGroupOwner", NULL, MODEL_LOC_BODY, 254, false},
-    {"GroupOwner", NULL, MODEL_LOC_BODY, 273, false},
+    {"AutoAddGroupOwner", NULL, MODEL_LOC_BODY, 254, false, false, false, false},
+    {"GroupOwner", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_147[] = { /* GroupVersion */
-    {"ConnectorDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CoreDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeviceDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"FunctionDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"LoggerDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"ResourceDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"SubscriptionDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false},
+    {"ConnectorDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CoreDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeviceDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"FunctionDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"LoggerDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"ResourceDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"SubscriptionDefinitionVersionArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_148[] = { /* InternalServerErrorException */
-    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false},
-    {"Message", NULL, MODEL_LOC_BODY, 273, false},
+    {"ErrorDetails", NULL, MODEL_LOC_BODY, 84, false, false, false, false},
+    {"Message", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_149[] = { /* ListBulkDeploymentDetailedReportsRequest */
-    {"BulkDeploymentId", "BulkDeploymentId", MODEL_LOC_URI, 273, true},
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"BulkDeploymentId", "BulkDeploymentId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_150[] = { /* ListBulkDeploymentDetailedReportsResponse */
-    {"Deployments", NULL, MODEL_LOC_BODY, 8, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Deployments", NULL, MODEL_LOC_BODY, 8, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_151[] = { /* ListBulkDeploymentsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_152[] = { /* ListBulkDeploymentsResponse */
-    {"BulkDeployments", NULL, MODEL_LOC_BODY, 10, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"BulkDeployments", NULL, MODEL_LOC_BODY, 10, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_153[] = { /* ListConnectorDefinitionVersionsRequest */
-    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true},
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_154[] = { /* ListConnectorDefinitionVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_155[] = { /* ListConnectorDefinitionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_156[] = { /* ListConnectorDefinitionsResponse */
-    {"Definitions", NULL, MODEL_LOC_BODY, 260, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Definitions", NULL, MODEL_LOC_BODY, 260, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_157[] = { /* ListCoreDefinitionVersionsRequest */
-    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true},
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_158[] = { /* ListCoreDefinitionVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_159[] = { /* ListCoreDefinitionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_160[] = { /* ListCoreDefinitionsResponse */
-    {"Definitions", NULL, MODEL_LOC_BODY, 260, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Definitions", NULL, MODEL_LOC_BODY, 260, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_161[] = { /* ListDefinitionsResponse */
-    {"Definitions", NULL, MODEL_LOC_BODY, 260, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Definitions", NULL, MODEL_LOC_BODY, 260, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_162[] = { /* ListDeploymentsRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_163[] = { /* ListDeploymentsResponse */
-    {"Deployments", NULL, MODEL_LOC_BODY, 74, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Deployments", NULL, MODEL_LOC_BODY, 74, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_164[] = { /* ListDeviceDefinitionVersionsRequest */
-    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true},
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_165[] = { /* ListDeviceDefinitionVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_166[] = { /* ListDeviceDefinitionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_167[] = { /* ListDeviceDefinitionsResponse */
-    {"Definitions", NULL, MODEL_LOC_BODY, 260, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Definitions", NULL, MODEL_LOC_BODY, 260, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_168[] = { /* ListFunctionDefinitionVersionsRequest */
-    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true},
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_169[] = { /* ListFunctionDefinitionVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_170[] = { /* ListFunctionDefinitionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_171[] = { /* ListFunctionDefinitionsResponse */
-    {"Definitions", NULL, MODEL_LOC_BODY, 260, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Definitions", NULL, MODEL_LOC_BODY, 260, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_172[] = { /* ListGroupCertificateAuthoritiesRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_173[] = { /* ListGroupCertificateAuthoritiesResponse */
-    {"GroupCertificateAuthorities", NULL, MODEL_LOC_BODY, 263, false},
+    {"GroupCertificateAuthorities", NULL, MODEL_LOC_BODY, 263, false, false, false, false},
 };
 static const model_member m_174[] = { /* ListGroupVersionsRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_175[] = { /* ListGroupVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_176[] = { /* ListGroupsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_177[] = { /* ListGroupsResponse */
-    {"Groups", NULL, MODEL_LOC_BODY, 264, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Groups", NULL, MODEL_LOC_BODY, 264, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_178[] = { /* ListLoggerDefinitionVersionsRequest */
-    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true},
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_179[] = { /* ListLoggerDefinitionVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_180[] = { /* ListLoggerDefinitionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_181[] = { /* ListLoggerDefinitionsResponse */
-    {"Definitions", NULL, MODEL_LOC_BODY, 260, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Definitions", NULL, MODEL_LOC_BODY, 260, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_182[] = { /* ListResourceDefinitionVersionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
-    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_183[] = { /* ListResourceDefinitionVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_184[] = { /* ListResourceDefinitionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_185[] = { /* ListResourceDefinitionsResponse */
-    {"Definitions", NULL, MODEL_LOC_BODY, 260, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Definitions", NULL, MODEL_LOC_BODY, 260, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_186[] = { /* ListSubscriptionDefinitionVersionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
-    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_187[] = { /* ListSubscriptionDefinitionVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_188[] = { /* ListSubscriptionDefinitionsRequest */
-    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false},
-    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false},
+    {"MaxResults", "MaxResults", MODEL_LOC_QUERY, 273, false, false, false, false},
+    {"NextToken", "NextToken", MODEL_LOC_QUERY, 273, false, false, false, false},
 };
 static const model_member m_189[] = { /* ListSubscriptionDefinitionsResponse */
-    {"Definitions", NULL, MODEL_LOC_BODY, 260, false},
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
+    {"Definitions", NULL, MODEL_LOC_BODY, 260, false, false, false, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_190[] = { /* ListTagsForResourceRequest */
-    {"ResourceArn", "resource-arn", MODEL_LOC_URI, 273, true},
+    {"ResourceArn", "resource-arn", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_191[] = { /* ListTagsForResourceResponse */
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_192[] = { /* ListVersionsResponse */
-    {"NextToken", NULL, MODEL_LOC_BODY, 273, false},
-    {"Versions", NULL, MODEL_LOC_BODY, 269, false},
+    {"NextToken", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Versions", NULL, MODEL_LOC_BODY, 269, false, false, false, false},
 };
 static const model_member m_193[] = { /* LocalDeviceResourceData */
-    {"GroupOwnerSetting", NULL, MODEL_LOC_BODY, 146, false},
-    {"SourcePath", NULL, MODEL_LOC_BODY, 273, false},
+    {"GroupOwnerSetting", NULL, MODEL_LOC_BODY, 146, false, false, false, false},
+    {"SourcePath", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_194[] = { /* LocalVolumeResourceData */
-    {"DestinationPath", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupOwnerSetting", NULL, MODEL_LOC_BODY, 146, false},
-    {"SourcePath", NULL, MODEL_LOC_BODY, 273, false},
+    {"DestinationPath", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupOwnerSetting", NULL, MODEL_LOC_BODY, 146, false, false, false, false},
+    {"SourcePath", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_195[] = { /* Logger */
-    {"Component", NULL, MODEL_LOC_BODY, 196, true},
-    {"Id", NULL, MODEL_LOC_BODY, 273, true},
-    {"Level", NULL, MODEL_LOC_BODY, 198, true},
-    {"Space", NULL, MODEL_LOC_BODY, 256, false},
-    {"Type", NULL, MODEL_LOC_BODY, 199, true},
+    {"Component", NULL, MODEL_LOC_BODY, 196, true, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Level", NULL, MODEL_LOC_BODY, 198, true, false, false, false},
+    {"Space", NULL, MODEL_LOC_BODY, 256, false, false, false, false},
+    {"Type", NULL, MODEL_LOC_BODY, 199, true, false, false, false},
 };
 static const char *const e_196[] = { /* LoggerComponent */
     "GreengrassSystem",
     "Lambda",
 };
 static const model_member m_197[] = { /* LoggerDefinitionVersion */
-    {"Loggers", NULL, MODEL_LOC_BODY, 265, false},
+    {"Loggers", NULL, MODEL_LOC_BODY, 265, false, false, false, false},
 };
 static const char *const e_198[] = { /* LoggerLevel */
     "DEBUG",
@@ -966,101 +966,101 @@ static const char *const e_200[] = { /* Permission */
     "rw",
 };
 static const model_member m_201[] = { /* ResetDeploymentsRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"Force", NULL, MODEL_LOC_BODY, 254, false},
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"Force", NULL, MODEL_LOC_BODY, 254, false, false, false, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_202[] = { /* ResetDeploymentsResponse */
-    {"DeploymentArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false},
+    {"DeploymentArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"DeploymentId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_203[] = { /* Resource */
-    {"Id", NULL, MODEL_LOC_BODY, 273, true},
-    {"Name", NULL, MODEL_LOC_BODY, 273, true},
-    {"ResourceDataContainer", NULL, MODEL_LOC_BODY, 205, true},
+    {"Id", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"ResourceDataContainer", NULL, MODEL_LOC_BODY, 205, true, false, false, false},
 };
 static const model_member m_204[] = { /* ResourceAccessPolicy */
-    {"Permission", NULL, MODEL_LOC_BODY, 200, false},
-    {"ResourceId", NULL, MODEL_LOC_BODY, 273, true},
+    {"Permission", NULL, MODEL_LOC_BODY, 200, false, false, false, false},
+    {"ResourceId", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
 };
 static const model_member m_205[] = { /* ResourceDataContainer */
-    {"LocalDeviceResourceData", NULL, MODEL_LOC_BODY, 193, false},
-    {"LocalVolumeResourceData", NULL, MODEL_LOC_BODY, 194, false},
-    {"S3MachineLearningModelResourceData", NULL, MODEL_LOC_BODY, 210, false},
-    {"SageMakerMachineLearningModelResourceData", NULL, MODEL_LOC_BODY, 212, false},
-    {"SecretsManagerSecretResourceData", NULL, MODEL_LOC_BODY, 213, false},
+    {"LocalDeviceResourceData", NULL, MODEL_LOC_BODY, 193, false, false, false, false},
+    {"LocalVolumeResourceData", NULL, MODEL_LOC_BODY, 194, false, false, false, false},
+    {"S3MachineLearningModelResourceData", NULL, MODEL_LOC_BODY, 210, false, false, false, false},
+    {"SageMakerMachineLearningModelResourceData", NULL, MODEL_LOC_BODY, 212, false, false, false, false},
+    {"SecretsManagerSecretResourceData", NULL, MODEL_LOC_BODY, 213, false, false, false, false},
 };
 static const model_member m_206[] = { /* ResourceDefinitionVersion */
-    {"Resources", NULL, MODEL_LOC_BODY, 266, false},
+    {"Resources", NULL, MODEL_LOC_BODY, 266, false, false, false, false},
 };
 static const model_member m_207[] = { /* ResourceDownloadOwnerSetting */
-    {"GroupOwner", NULL, MODEL_LOC_BODY, 273, true},
-    {"GroupPermission", NULL, MODEL_LOC_BODY, 200, true},
+    {"GroupOwner", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"GroupPermission", NULL, MODEL_LOC_BODY, 200, true, false, false, false},
 };
 static const model_member m_208[] = { /* RuntimeConfiguration */
-    {"TelemetryConfiguration", NULL, MODEL_LOC_BODY, 224, false},
+    {"TelemetryConfiguration", NULL, MODEL_LOC_BODY, 224, false, false, false, false},
 };
 static const model_member m_209[] = { /* RuntimeConfigurationUpdate */
-    {"TelemetryConfiguration", NULL, MODEL_LOC_BODY, 225, false},
+    {"TelemetryConfiguration", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
 };
 static const model_member m_210[] = { /* S3MachineLearningModelResourceData */
-    {"DestinationPath", NULL, MODEL_LOC_BODY, 273, false},
-    {"OwnerSetting", NULL, MODEL_LOC_BODY, 207, false},
-    {"S3Uri", NULL, MODEL_LOC_BODY, 273, false},
+    {"DestinationPath", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"OwnerSetting", NULL, MODEL_LOC_BODY, 207, false, false, false, false},
+    {"S3Uri", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_212[] = { /* SageMakerMachineLearningModelResourceData */
-    {"DestinationPath", NULL, MODEL_LOC_BODY, 273, false},
-    {"OwnerSetting", NULL, MODEL_LOC_BODY, 207, false},
-    {"SageMakerJobArn", NULL, MODEL_LOC_BODY, 273, false},
+    {"DestinationPath", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"OwnerSetting", NULL, MODEL_LOC_BODY, 207, false, false, false, false},
+    {"SageMakerJobArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_213[] = { /* SecretsManagerSecretResourceData */
-    {"ARN", NULL, MODEL_LOC_BODY, 273, false},
-    {"AdditionalStagingLabelsToDownload", NULL, MODEL_LOC_BODY, 270, false},
+    {"ARN", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"AdditionalStagingLabelsToDownload", NULL, MODEL_LOC_BODY, 270, false, false, false, false},
 };
 static const char *const e_214[] = { /* SoftwareToUpdate */
     "core",
     "ota_agent",
 };
 static const model_member m_215[] = { /* StartBulkDeploymentRequest */
-    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false},
-    {"ExecutionRoleArn", NULL, MODEL_LOC_BODY, 273, true},
-    {"InputFileUri", NULL, MODEL_LOC_BODY, 273, true},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"AmznClientToken", "X-Amzn-Client-Token", MODEL_LOC_HEADER, 273, false, false, false, false},
+    {"ExecutionRoleArn", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"InputFileUri", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const model_member m_216[] = { /* StartBulkDeploymentResponse */
-    {"BulkDeploymentArn", NULL, MODEL_LOC_BODY, 273, false},
-    {"BulkDeploymentId", NULL, MODEL_LOC_BODY, 273, false},
+    {"BulkDeploymentArn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"BulkDeploymentId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_217[] = { /* StopBulkDeploymentRequest */
-    {"BulkDeploymentId", "BulkDeploymentId", MODEL_LOC_URI, 273, true},
+    {"BulkDeploymentId", "BulkDeploymentId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_219[] = { /* Subscription */
-    {"Id", NULL, MODEL_LOC_BODY, 273, true},
-    {"Source", NULL, MODEL_LOC_BODY, 273, true},
-    {"Subject", NULL, MODEL_LOC_BODY, 273, true},
-    {"Target", NULL, MODEL_LOC_BODY, 273, true},
+    {"Id", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Source", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Subject", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
+    {"Target", NULL, MODEL_LOC_BODY, 273, true, false, false, false},
 };
 static const model_member m_220[] = { /* SubscriptionDefinitionVersion */
-    {"Subscriptions", NULL, MODEL_LOC_BODY, 268, false},
+    {"Subscriptions", NULL, MODEL_LOC_BODY, 268, false, false, false, false},
 };
 static const model_member m_221[] = { /* TagResourceRequest */
-    {"ResourceArn", "resource-arn", MODEL_LOC_URI, 273, true},
-    {"tags", NULL, MODEL_LOC_BODY, 222, false},
+    {"ResourceArn", "resource-arn", MODEL_LOC_URI, 273, true, false, false, false},
+    {"tags", NULL, MODEL_LOC_BODY, 222, false, false, false, false},
 };
 static const char *const e_223[] = { /* Telemetry */
     "On",
     "Off",
 };
 static const model_member m_224[] = { /* TelemetryConfiguration */
-    {"ConfigurationSyncStatus", NULL, MODEL_LOC_BODY, 11, false},
-    {"Telemetry", NULL, MODEL_LOC_BODY, 223, true},
+    {"ConfigurationSyncStatus", NULL, MODEL_LOC_BODY, 11, false, false, false, false},
+    {"Telemetry", NULL, MODEL_LOC_BODY, 223, true, false, false, false},
 };
 static const model_member m_225[] = { /* TelemetryConfigurationUpdate */
-    {"Telemetry", NULL, MODEL_LOC_BODY, 223, true},
+    {"Telemetry", NULL, MODEL_LOC_BODY, 223, true, false, false, false},
 };
 static const model_member m_226[] = { /* UntagResourceRequest */
-    {"ResourceArn", "resource-arn", MODEL_LOC_URI, 273, true},
-    {"TagKeys", "tagKeys", MODEL_LOC_QUERY, 270, true},
+    {"ResourceArn", "resource-arn", MODEL_LOC_URI, 273, true, false, false, false},
+    {"TagKeys", "tagKeys", MODEL_LOC_QUERY, 270, true, false, false, false},
 };
 static const char *const e_227[] = { /* UpdateAgentLogLevel */
     "NONE",
@@ -1073,53 +1073,53 @@ static const char *const e_227[] = { /* UpdateAgentLogLevel */
     "FATAL",
 };
 static const model_member m_228[] = { /* UpdateConnectivityInfoRequest */
-    {"ConnectivityInfo", NULL, MODEL_LOC_BODY, 257, false},
-    {"ThingName", "ThingName", MODEL_LOC_URI, 273, true},
+    {"ConnectivityInfo", NULL, MODEL_LOC_BODY, 257, false, false, false, false},
+    {"ThingName", "ThingName", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_229[] = { /* UpdateConnectivityInfoResponse */
-    {"Message", "message", MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Message", "message", MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_230[] = { /* UpdateConnectorDefinitionRequest */
-    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"ConnectorDefinitionId", "ConnectorDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_232[] = { /* UpdateCoreDefinitionRequest */
-    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"CoreDefinitionId", "CoreDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_234[] = { /* UpdateDeviceDefinitionRequest */
-    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"DeviceDefinitionId", "DeviceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_236[] = { /* UpdateFunctionDefinitionRequest */
-    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"FunctionDefinitionId", "FunctionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_238[] = { /* UpdateGroupCertificateConfigurationRequest */
-    {"CertificateExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
+    {"CertificateExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_239[] = { /* UpdateGroupCertificateConfigurationResponse */
-    {"CertificateAuthorityExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false},
-    {"CertificateExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false},
-    {"GroupId", NULL, MODEL_LOC_BODY, 273, false},
+    {"CertificateAuthorityExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CertificateExpiryInMilliseconds", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"GroupId", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_240[] = { /* UpdateGroupRequest */
-    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"GroupId", "GroupId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_242[] = { /* UpdateLoggerDefinitionRequest */
-    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true},
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
+    {"LoggerDefinitionId", "LoggerDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 static const model_member m_244[] = { /* UpdateResourceDefinitionRequest */
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"ResourceDefinitionId", "ResourceDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_246[] = { /* UpdateSubscriptionDefinitionRequest */
-    {"Name", NULL, MODEL_LOC_BODY, 273, false},
-    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true},
+    {"Name", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"SubscriptionDefinitionId", "SubscriptionDefinitionId", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const char *const e_249[] = { /* UpdateTargetsArchitecture */
     "armv6l",
@@ -1134,14 +1134,14 @@ static const char *const e_250[] = { /* UpdateTargetsOperatingSystem */
     "openwrt",
 };
 static const model_member m_251[] = { /* UpdateThingRuntimeConfigurationRequest */
-    {"TelemetryConfiguration", NULL, MODEL_LOC_BODY, 225, false},
-    {"ThingName", "ThingName", MODEL_LOC_URI, 273, true},
+    {"TelemetryConfiguration", NULL, MODEL_LOC_BODY, 225, false, false, false, false},
+    {"ThingName", "ThingName", MODEL_LOC_URI, 273, true, false, false, false},
 };
 static const model_member m_253[] = { /* VersionInformation */
-    {"Arn", NULL, MODEL_LOC_BODY, 273, false},
-    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false},
-    {"Id", NULL, MODEL_LOC_BODY, 273, false},
-    {"Version", NULL, MODEL_LOC_BODY, 273, false},
+    {"Arn", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"CreationTimestamp", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Id", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
+    {"Version", NULL, MODEL_LOC_BODY, 273, false, false, false, false},
 };
 
 static const model_shape shapes[276] = {
@@ -2248,6 +2248,7 @@ const model_service model_greengrass = {
     .api_version = "2017-06-07",
     .event_source = "greengrass.amazonaws.com",
     .botocore_version = "1.43.11",
+    .xml_namespace = NULL,
     .ops = ops,
     .n_ops = 92,
     .shapes = shapes,

@@ -17,7 +17,9 @@ typedef enum model_loc {
     MODEL_LOC_BODY,   /* JSON body member (key = loc_name or name) */
     MODEL_LOC_URI,    /* {loc_name} label of the request URI */
     MODEL_LOC_QUERY,  /* query parameter loc_name */
-    MODEL_LOC_HEADER  /* request header loc_name */
+    MODEL_LOC_HEADER, /* request header loc_name */
+    MODEL_LOC_HEADERS,/* map of headers sharing the prefix loc_name (S3 x-amz-meta-) */
+    MODEL_LOC_STATUS  /* the HTTP status code (output only) */
 } model_loc;
 
 typedef enum model_type {
@@ -40,6 +42,9 @@ typedef struct model_member {
     model_loc loc;
     int shape;             /* index into service shapes */
     bool required;
+    bool xml_attribute;    /* rest-xml: an XML attribute, not an element */
+    bool flattened;        /* rest-xml/query: list or map written without a wrapper */
+    bool payload;          /* rest-xml/rest-json: this member is the whole body */
 } model_member;
 
 typedef struct model_shape {
@@ -54,6 +59,11 @@ typedef struct model_shape {
     bool has_min, has_max;         /* length (string/list/map/blob) or value (numbers) */
     int64_t min, max;
     const char *timestamp_format;  /* "iso8601", "unixTimestamp", ... or NULL */
+    bool flattened;                /* list/map shape marked flattened */
+    const char *xml_member_name;   /* list: element name ("member" when NULL) */
+    const char *xml_key_name;      /* map: key element name ("key" when NULL) */
+    const char *xml_value_name;    /* map: value element name ("value" when NULL) */
+    const char *xml_name;          /* structure: locationName of the shape, if any */
     bool exception;                /* error shape */
     int error_status;              /* its modelled HTTP status, 0 if none */
 } model_shape;
@@ -70,6 +80,8 @@ typedef struct model_op {
     const char *pag_output_token;
     const char *pag_limit_key;     /* may be NULL even when paginated */
     const char *pag_result_key;
+    const char *result_wrapper;    /* query protocol: <OpResult> element, or NULL */
+    const char *input_xml_name;    /* rest-xml: root element name of the request body */
 } model_op;
 
 typedef struct model_service {
@@ -82,6 +94,7 @@ typedef struct model_service {
     const char *api_version;       /* "2017-06-07" */
     const char *event_source;      /* "greengrass.amazonaws.com" */
     const char *botocore_version;  /* models' botocore version */
+    const char *xml_namespace;     /* rest-xml / query: xmlNamespace uri, or NULL */
     const model_op *ops;           /* sorted by name */
     size_t n_ops;
     const model_shape *shapes;     /* sorted by name */
@@ -90,6 +103,11 @@ typedef struct model_service {
 
 extern const model_service model_greengrass;
 extern const model_service model_cloudtrail;
+extern const model_service model_s3;
+extern const model_service model_sns;
+extern const model_service model_iam;
+extern const model_service model_sts;
+extern const model_service model_events;
 
 /* Operation named `name` (exact, case-sensitive), or NULL. O(log n). */
 const model_op *model_find_op(const model_service *svc, const char *name);

@@ -118,6 +118,15 @@ typedef int (*store_event_cb)(void *ud, int64_t seq, int64_t time_ms, const char
 int store_event_lookup(store_txn *t, const store_lookup *q, store_event_cb cb, void *ud);
 /* Delete events older than cutoff; returns the count or STORE_ERR. */
 int64_t store_event_prune(store_txn *t, int64_t cutoff_ms, int max_rows);
+/* Events with seq > after_seq in seq order (all accounts and regions), at
+ * most `limit`: the feed every background consumer (delivery, digests,
+ * rules) reads with its own cursor. cb gets the account and region too. */
+typedef int (*store_scan_cb)(void *ud, int64_t seq, const char *account, const char *region,
+                             int64_t time_ms, const char *json);
+int store_event_scan(store_txn *t, int64_t after_seq, int limit, store_scan_cb cb, void *ud);
+/* Highest seq stored (0 when none). */
+int64_t store_event_max_seq(store_txn *t);
+
 /* Count of stored events (tests, metrics). */
 int64_t store_event_count(store_txn *t);
 

@@ -619,3 +619,36 @@ int64_t store_event_count(store_txn *t)
     sqlite3_finalize(st);
     return n;
 }
+
+int store_event_scan(store_txn *t, int64_t after_seq, int limit, store_scan_cb cb, void *ud)
+{
+    sqlite3_stmt *st = prep(t, "SELECT seq, account, region, time_ms, json FROM events"
+                               " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    if (!st)
+        return STORE_ERR;
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3),
+               (const char *)sqlite3_column_text(st, 4))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_ERR;
+}
+
+int64_t store_event_max_seq(store_txn *t)
+{
+    sqlite3_stmt *st = prep(t, "SELECT IFNULL(MAX(seq), 0) FROM events");
+    if (!st)
+        return STORE_ERR;
+    int64_t n = STORE_ERR;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}

@@ -739,10 +739,10 @@ static void test_json_every_op(void **state)
 /* A hand-made model for template features Greengrass does not use:
  * query literals in templates, greedy labels, integer/boolean query. */
 static const model_member tiny_members[] = {
-    {"A", "A", MODEL_LOC_URI, 1, false},
-    {"B", "b", MODEL_LOC_QUERY, 3, false},
-    {"Key", "Key", MODEL_LOC_URI, 1, false},
-    {"N", "n", MODEL_LOC_QUERY, 2, false},
+    {"A", "A", MODEL_LOC_URI, 1, false, false, false, false},
+    {"B", "b", MODEL_LOC_QUERY, 3, false, false, false, false},
+    {"Key", "Key", MODEL_LOC_URI, 1, false, false, false, false},
+    {"N", "n", MODEL_LOC_QUERY, 2, false, false, false, false},
 };
 static const model_shape tiny_shapes[] = {
     {.name = "In", .type = MODEL_T_STRUCTURE, .members = tiny_members, .n_members = 4,

@@ -1,0 +1,23 @@
+/*
+ * services.c: the list of services one port serves, by SigV4 signing name.
+ * Adding a service is one line here plus its module's `gt_service`.
+ */
+#include <string.h>
+
+#include "api/service.h"
+
+extern const gt_service gg_service;
+extern const gt_service ct_service;
+
+static const gt_service *const services[] = {
+    &gg_service,
+    &ct_service,
+};
+
+const gt_service *gt_service_for(const char *signing_name)
+{
+    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
+        if (strcmp(services[i]->signing_name, signing_name) == 0)
+            return services[i];
+    return NULL;
+}
