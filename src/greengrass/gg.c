@@ -19,13 +19,18 @@
  * "" or null; LastUpdatedTimestamp moves only on rename.
  */
 #include "greengrass/gg.h"
+#include "greengrass/gg_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/decode.h"
 #include "api/pagetoken.h"
 #include "api/service.h"
+#include <openssl/evp.h>
 #include "util/gtutil.h"
 
 typedef struct gg_kind {
@@ -118,7 +123,7 @@ static const char *id_member(const gg_kind *k, char *buf, size_t cap)
     return buf;
 }
 
-static json_t *load(store_txn *t, const gt_call *c, const char *dkind, const char *id, int *rc)
+json_t *gg_load(store_txn *t, const gt_call *c, const char *dkind, const char *id, int *rc)
 {
     char *body = NULL;
     store_key key = {c->account, c->region, dkind, id};
@@ -132,8 +137,8 @@ static json_t *load(store_txn *t, const gt_call *c, const char *dkind, const cha
     return j;
 }
 
-static gt_err save(store_txn *t, const gt_call *c, const char *dkind, const char *id, const char *parent,
-                   json_t *doc)
+gt_err gg_save(store_txn *t, const gt_call *c, const char *dkind, const char *id, const char *parent,
+               json_t *doc)
 {
     char *text = json_dumps(doc, JSON_COMPACT);
     if (!text)
@@ -149,9 +154,67 @@ static bool str_eq(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
-static gt_err store_fail(int rc)
+gt_err gg_store_fail(int rc)
 {
     return rc == STORE_ERR ? GT_E_UNAVAILABLE : GT_E_INTERNAL;
+}
+
+gt_err gg_fail_untyped400(gt_call *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+    c->err = GT_E_GG_UNTYPED_400;
+    c->err_untyped = true;
+    return c->err;
+}
+
+void gg_group_arn(const gt_call *c, const char *gid, char *out, size_t cap)
+{
+    snprintf(out, cap, "arn:aws:greengrass:%s:%s:/greengrass/groups/%s", c->region, c->account, gid);
+}
+
+json_t *gg_load_group(store_txn *t, const gt_call *c, const char *gid, int *rc)
+{
+    if (!gid) {
+        *rc = STORE_NOTFOUND;
+        return NULL;
+    }
+    return gg_load(t, c, "gg.groups", gid, rc);
+}
+
+static size_t utf16_len(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p & 0xC0) != 0x80)
+            n += *p >= 0xF0 ? 2 : 1;
+    return n;
+}
+
+gt_err gg_check_tags(gt_call *c, const json_t *tags)
+{
+    if (!tags)
+        return GT_OK;
+    if (json_object_size(tags) > 50)
+        return gt_call_fail(c, GT_E_GG_BAD_REQUEST, "A resource can have at most 50 tags.");
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)tags, key, val) {
+        size_t kl = utf16_len(key);
+        if (kl < 1 || kl > 128)
+            return gt_call_fail(c, GT_E_GG_BAD_REQUEST,
+                                "Tag key '%.128s' must be between 1 and 128 characters long.", key);
+        if (strncasecmp(key, "aws:", 4) == 0)
+            return gt_call_fail(c, GT_E_GG_BAD_REQUEST,
+                                "Tag keys starting with 'aws:' are reserved for AWS use: '%.128s'.", key);
+        const char *v = json_string_value(val);
+        if (v && utf16_len(v) > 256)
+            return gt_call_fail(c, GT_E_GG_BAD_REQUEST,
+                                "The value of tag '%.128s' must be at most 256 characters long.", key);
+    }
+    return GT_OK;
 }
 
 static void add_resource(gt_call *c, const gg_kind *k, const char *arn)
@@ -206,7 +269,7 @@ static gt_err check_group_version(gt_call *c, store_txn *t, const json_t *conten
                     defid[dlen] = '\0';
                     doc_kind(k, true, dkind, sizeof dkind);
                     int rc;
-                    json_t *v = load(t, c, dkind, slash + 10, &rc);
+                    json_t *v = gg_load(t, c, dkind, slash + 10, &rc);
                     if (rc == STORE_ERR)
                         return GT_E_UNAVAILABLE;
                     ok = v && str_eq(json_string_value(json_object_get(v, "Id")), defid);
@@ -221,11 +284,8 @@ static gt_err check_group_version(gt_call *c, store_txn *t, const json_t *conten
                 dl += (size_t)w;
         }
     }
-    if (dl) {
-        gt_call_fail(c, GT_E_GG_UNTYPED_400, "The group is invalid or corrupted. (ErrorDetails: [%s])", details);
-        c->err_untyped = true;
-        return c->err;
-    }
+    if (dl)
+        return gg_fail_untyped400(c, "The group is invalid or corrupted. (ErrorDetails: [%s])", details);
     return GT_OK;
 }
 
@@ -233,12 +293,9 @@ static gt_err check_content(gt_call *c, store_txn *t, const gg_kind *k, const js
 {
     if (is_group(k))
         return check_group_version(c, t, content);
-    if (strcmp(k->seg, "cores") == 0 && json_array_size(json_object_get(content, "Cores")) > 1) {
-        gt_call_fail(c, GT_E_GG_UNTYPED_400,
-                     "The cores definition is invalid or corrupted. (ErrorDetails: [Only one core is allowed])");
-        c->err_untyped = true;
-        return c->err;
-    }
+    char msg[512];
+    if (!gg_validate_content(k->seg, content, msg, sizeof msg))
+        return gg_fail_untyped400(c, "%s", msg);
     return GT_OK;
 }
 
@@ -273,7 +330,7 @@ static gt_err make_version(gt_call *c, store_txn *t, const gg_kind *k, json_t *c
     if (!ver)
         return GT_E_NOMEM;
     doc_kind(k, true, dkind, sizeof dkind);
-    e = save(t, c, dkind, vid, cid, ver);
+    e = gg_save(t, c, dkind, vid, cid, ver);
     if (e != GT_OK) {
         json_decref(ver);
         return e;
@@ -314,6 +371,10 @@ static gt_err h_create(gt_call *c, store_txn *t, const gg_kind *k)
     if (name)
         json_object_set(doc, "Name", name);
     json_t *tags = json_object_get(c->input, "tags");
+    if (gg_check_tags(c, tags) != GT_OK) {
+        json_decref(doc);
+        return c->err;
+    }
     if (tags && json_object_size(tags) > 0)
         json_object_set(doc, "tags", tags);
     json_t *initial = json_object_get(c->input, "InitialVersion");
@@ -327,7 +388,7 @@ static gt_err h_create(gt_call *c, store_txn *t, const gg_kind *k)
     }
     if (e == GT_OK) {
         doc_kind(k, false, dkind, sizeof dkind);
-        e = save(t, c, dkind, id, NULL, doc);
+        e = gg_save(t, c, dkind, id, NULL, doc);
     }
     if (e == GT_OK) {
         /* AWS's order: Arn, CreationTimestamp, Id, LastUpdatedTimestamp, LatestVersion, LatestVersionArn, Name */
@@ -366,11 +427,11 @@ static json_t *load_container(gt_call *c, store_txn *t, const gg_kind *k, verb v
     const char *id = gt_in_str(c, id_member(k, m, sizeof m));
     int rc;
     doc_kind(k, false, dkind, sizeof dkind);
-    json_t *doc = id ? load(t, c, dkind, id, &rc) : NULL;
+    json_t *doc = id ? gg_load(t, c, dkind, id, &rc) : NULL;
     if (!id)
         rc = STORE_NOTFOUND;
     if (!doc) {
-        *e = rc == STORE_NOTFOUND ? not_found(c, k, v, id ? id : "", NULL) : store_fail(rc);
+        *e = rc == STORE_NOTFOUND ? not_found(c, k, v, id ? id : "", NULL) : gg_store_fail(rc);
         return NULL;
     }
     container_arn(c, k, id, arn, sizeof arn);
@@ -408,7 +469,7 @@ static gt_err h_update(gt_call *c, store_txn *t, const gg_kind *k)
     json_object_set_new(doc, "Name", json_string(name));
     json_object_set_new(doc, "LastUpdatedTimestamp", json_string(ts));
     doc_kind(k, false, dkind, sizeof dkind);
-    e = save(t, c, dkind, json_string_value(json_object_get(doc, "Id")), NULL, doc);
+    e = gg_save(t, c, dkind, json_string_value(json_object_get(doc, "Id")), NULL, doc);
     json_decref(doc);
     if (e == GT_OK)
         c->output = json_object();
@@ -429,6 +490,19 @@ static gt_err h_delete(gt_call *c, store_txn *t, const gg_kind *k)
     int rc = store_doc_delete_children(t, c->account, c->region, vkind, id);
     if (rc == STORE_OK)
         rc = store_doc_delete(t, &key);
+    if (rc == STORE_OK && is_group(k)) {
+        /* what hangs off a group goes with it: deployments, CAs, the
+         * certificate configuration and the group role */
+        store_key role = {c->account, c->region, "gg.grouprole", id};
+        store_key cfg = {c->account, c->region, "gg.certconfig", id};
+        rc = gg_delete_group_deployments(t, c, id);
+        if (rc == STORE_OK)
+            rc = gg_delete_group_cas(t, c, id);
+        if (rc != STORE_ERR)
+            rc = store_doc_delete(t, &role) == STORE_ERR ? STORE_ERR : STORE_OK;
+        if (rc != STORE_ERR)
+            rc = store_doc_delete(t, &cfg) == STORE_ERR ? STORE_ERR : STORE_OK;
+    }
     json_decref(doc);
     if (rc != STORE_OK)
         return GT_E_UNAVAILABLE;
@@ -437,79 +511,104 @@ static gt_err h_delete(gt_call *c, store_txn *t, const gg_kind *k)
 }
 
 typedef struct list_ctx {
+    const gt_call *c;
+    gg_item_fn item;
     json_t *items;
-    int64_t last_seq;
+    int limit;
     int n;
-    bool versions;
-    bool is_group;
+    int64_t cursor;   /* seq of the limit-th item */
+    bool failed;
 } list_ctx;
 
 static int list_cb(void *ud, int64_t seq, const char *id, const char *body)
 {
     list_ctx *l = ud;
     json_t *doc = json_loads(body, 0, NULL);
-    if (!doc)
+    if (!doc) {
+        l->failed = true;
         return 1;
-    if (l->versions) {
-        json_object_del(doc, "Definition");
-    } else if (l->is_group) {
-        json_object_del(doc, "tags");   /* GroupInformation has no tags */
-    } else if (json_object_size(json_object_get(doc, "tags")) == 0) {
-        json_object_del(doc, "tags");
     }
-    json_array_append_new(l->items, doc);
-    l->last_seq = seq;
+    json_t *it = l->item(l->c, doc);
+    json_decref(doc);
+    if (!it)
+        return 0;
+    if (l->limit > 0 && l->n == l->limit) {
+        json_decref(it);   /* the extra row: another page exists */
+        l->n++;
+        return 1;
+    }
+    json_array_append_new(l->items, it);
     l->n++;
+    if (l->limit > 0 && l->n == l->limit)
+        l->cursor = seq;
     return 0;
 }
 
-static gt_err list_page(gt_call *c, store_txn *t, const gg_kind *k, bool versions, const char *parent,
-                        const char *result_key)
+gt_err gg_list(gt_call *c, store_txn *t, const char *dkind, const char *parent, bool desc,
+               const char *result_key, gg_item_fn item)
 {
     int limit;
     gt_err e = max_results(c, &limit);
     if (e != GT_OK)
         return e;
-    char scope[512], dkind[64];
+    char scope[512];
     snprintf(scope, sizeof scope, "gg|%s|%s|%s|%s", c->account, c->region, c->op->name, parent ? parent : "");
     int64_t after = 0, unused;
     const char *tok = gt_in_str(c, "NextToken");
     if (tok && *tok && !api_pagetoken_open(c->srv->token_key, scope, tok, &after, &unused))
         return gt_call_fail(c, GT_E_GG_BAD_REQUEST, "The NextToken is invalid.");
-    doc_kind(k, versions, dkind, sizeof dkind);
-    list_ctx l = {.items = json_array(), .versions = versions, .is_group = is_group(k)};
+    list_ctx l = {.c = c, .item = item, .items = json_array(), .limit = limit};
     if (!l.items)
         return GT_E_NOMEM;
-    /* one extra row tells whether another page exists */
-    int rc = store_doc_list(t, c->account, c->region, dkind, parent, after, versions, limit > 0 ? limit + 1 : 0,
-                            list_cb, &l);
-    if (rc != STORE_OK) {
+    /* item() may skip docs, so read without a row limit and stop in the
+     * callback one entry past the page. */
+    int rc = store_doc_list(t, c->account, c->region, dkind, parent, after, desc, 0, list_cb, &l);
+    if (rc != STORE_OK || l.failed) {
         json_decref(l.items);
         return GT_E_UNAVAILABLE;
     }
     c->output = json_object();
+    json_object_set_new(c->output, result_key, l.items);
     if (limit > 0 && l.n > limit) {
-        json_array_remove(l.items, (size_t)limit);
-        /* cursor = seq of the last item returned; recompute it by listing again is avoided:
-         * the items are in seq order, so the token carries the (limit)-th seq. */
         char next[API_PAGETOKEN_MAX];
-        int64_t cursor = 0;
-        list_ctx l2 = {.items = json_array(), .versions = versions, .is_group = is_group(k)};
-        if (!l2.items)
-            return GT_E_NOMEM;
-        rc = store_doc_list(t, c->account, c->region, dkind, parent, after, versions, limit, list_cb, &l2);
-        cursor = l2.last_seq;
-        json_decref(l2.items);
-        if (rc != STORE_OK || !api_pagetoken_make(c->srv->token_key, scope, cursor, 0, next)) {
-            json_decref(l.items);
-            return GT_E_UNAVAILABLE;
-        }
-        json_object_set_new(c->output, result_key, l.items);
+        if (!api_pagetoken_make(c->srv->token_key, scope, l.cursor, 0, next))
+            return GT_E_INTERNAL;
         json_object_set_new(c->output, "NextToken", json_string(next));
-    } else {
-        json_object_set_new(c->output, result_key, l.items);
     }
     return GT_OK;
+}
+
+/* List entries: versions lose their content; GroupInformation has no
+ * tags; DefinitionInformation carries tags only when there are some. */
+static json_t *item_version(const gt_call *c, json_t *doc)
+{
+    json_t *o = json_deep_copy(doc);
+    json_object_del(o, "Definition");
+    return o;
+}
+
+static json_t *item_group(const gt_call *c, json_t *doc)
+{
+    json_t *o = json_deep_copy(doc);
+    json_object_del(o, "tags");
+    return o;
+}
+
+static json_t *item_definition(const gt_call *c, json_t *doc)
+{
+    json_t *o = json_deep_copy(doc);
+    if (json_object_size(json_object_get(o, "tags")) == 0)
+        json_object_del(o, "tags");
+    return o;
+}
+
+static gt_err list_page(gt_call *c, store_txn *t, const gg_kind *k, bool versions, const char *parent,
+                        const char *result_key)
+{
+    char dkind[64];
+    doc_kind(k, versions, dkind, sizeof dkind);
+    return gg_list(c, t, dkind, parent, versions, result_key,
+                   versions ? item_version : is_group(k) ? item_group : item_definition);
 }
 
 static gt_err h_list(gt_call *c, store_txn *t, const gg_kind *k)
@@ -529,7 +628,7 @@ static gt_err h_create_ver(gt_call *c, store_txn *t, const gg_kind *k)
     if (e == GT_OK) {
         char dkind[64];
         doc_kind(k, false, dkind, sizeof dkind);
-        e = save(t, c, dkind, json_string_value(json_object_get(doc, "Id")), NULL, doc);
+        e = gg_save(t, c, dkind, json_string_value(json_object_get(doc, "Id")), NULL, doc);
     }
     if (e == GT_OK) {
         json_object_del(ver, "Definition");
@@ -554,14 +653,14 @@ static gt_err h_get_ver(gt_call *c, store_txn *t, const gg_kind *k)
     const char *id = gt_in_str(c, id_member(k, im, sizeof im));
     int rc = STORE_NOTFOUND;
     doc_kind(k, true, dkind, sizeof dkind);
-    json_t *ver = vid ? load(t, c, dkind, vid, &rc) : NULL;
+    json_t *ver = vid ? gg_load(t, c, dkind, vid, &rc) : NULL;
     if (ver && !str_eq(json_string_value(json_object_get(ver, "Id")), id)) {
         json_decref(ver);
         ver = NULL;
         rc = STORE_NOTFOUND;
     }
     if (!ver)
-        return rc == STORE_NOTFOUND ? not_found(c, k, V_GET_VER, id, vid ? vid : "") : store_fail(rc);
+        return rc == STORE_NOTFOUND ? not_found(c, k, V_GET_VER, id, vid ? vid : "") : gg_store_fail(rc);
     c->output = ver;
     return GT_OK;
 }
@@ -598,7 +697,7 @@ static gt_err h_container(gt_call *c, store_txn *t)
 static gt_err h_get_connectivity(gt_call *c, store_txn *t)
 {
     int rc;
-    json_t *doc = load(t, c, "gg.connectivity", gt_in_str(c, "ThingName"), &rc);
+    json_t *doc = gg_load(t, c, "gg.connectivity", gt_in_str(c, "ThingName"), &rc);
     if (rc == STORE_ERR)
         return GT_E_UNAVAILABLE;
     c->output = json_object();
@@ -618,7 +717,7 @@ static gt_err h_update_connectivity(gt_call *c, store_txn *t)
                             "Version", vid);
     if (!doc)
         return GT_E_NOMEM;
-    gt_err e = save(t, c, "gg.connectivity", gt_in_str(c, "ThingName"), NULL, doc);
+    gt_err e = gg_save(t, c, "gg.connectivity", gt_in_str(c, "ThingName"), NULL, doc);
     json_decref(doc);
     if (e == GT_OK)
         c->output = json_pack("{s:s}", "Version", vid);
@@ -628,7 +727,7 @@ static gt_err h_update_connectivity(gt_call *c, store_txn *t)
 /* ---------------------------------------------------------------- service role */
 
 /* arn:aws:iam::<12 digits>:role/[path/]name, name of [\w+=,.@-]{1,64} */
-static bool valid_role_arn(const char *arn)
+bool gg_valid_role_arn(const char *arn)
 {
     static const char pfx[] = "arn:aws:iam::";
     if (!arn || strncmp(arn, pfx, sizeof pfx - 1) != 0)
@@ -655,14 +754,14 @@ static bool valid_role_arn(const char *arn)
 static gt_err h_associate_service_role(gt_call *c, store_txn *t)
 {
     const char *arn = gt_in_str(c, "RoleArn");
-    if (!valid_role_arn(arn))
+    if (!gg_valid_role_arn(arn))
         return gt_call_fail(c, GT_E_GG_BAD_REQUEST, "That role ARN is invalid.");
     char ts[21];
     gt_fmt_iso_s(c->now_ms / 1000, ts);
     json_t *doc = json_pack("{s:s, s:s}", "AssociatedAt", ts, "RoleArn", arn);
     if (!doc)
         return GT_E_NOMEM;
-    gt_err e = save(t, c, "gg.servicerole", "current", NULL, doc);
+    gt_err e = gg_save(t, c, "gg.servicerole", "current", NULL, doc);
     json_decref(doc);
     if (e == GT_OK)
         c->output = json_pack("{s:s}", "AssociatedAt", ts);
@@ -672,7 +771,7 @@ static gt_err h_associate_service_role(gt_call *c, store_txn *t)
 static gt_err h_get_service_role(gt_call *c, store_txn *t)
 {
     int rc;
-    json_t *doc = load(t, c, "gg.servicerole", "current", &rc);
+    json_t *doc = gg_load(t, c, "gg.servicerole", "current", &rc);
     if (rc == STORE_ERR)
         return GT_E_UNAVAILABLE;
     /* [INF] no role associated: 200 with an empty object (greengrass.md §3.10) */
@@ -698,20 +797,131 @@ static const struct {
     const char *op;
     gt_handler h;
 } handlers[] = {
+    {"AssociateRoleToGroup", gg_h_associate_role},
     {"AssociateServiceRoleToAccount", h_associate_service_role},
+    {"CreateDeployment", gg_h_create_deployment},
+    {"CreateGroupCertificateAuthority", gg_h_create_ca},
+    {"CreateSoftwareUpdateJob", gg_h_create_update_job},
+    {"DisassociateRoleFromGroup", gg_h_disassociate_role},
     {"DisassociateServiceRoleFromAccount", h_disassociate_service_role},
+    {"GetAssociatedRole", gg_h_get_role},
+    {"GetBulkDeploymentStatus", gg_h_get_bulk_status},
     {"GetConnectivityInfo", h_get_connectivity},
+    {"GetDeploymentStatus", gg_h_get_deployment_status},
+    {"GetGroupCertificateAuthority", gg_h_get_ca},
+    {"GetGroupCertificateConfiguration", gg_h_get_cert_config},
     {"GetServiceRoleForAccount", h_get_service_role},
+    {"GetThingRuntimeConfiguration", gg_h_get_runtime},
+    {"ListBulkDeploymentDetailedReports", gg_h_list_bulk_reports},
+    {"ListBulkDeployments", gg_h_list_bulk},
+    {"ListDeployments", gg_h_list_deployments},
+    {"ListGroupCertificateAuthorities", gg_h_list_cas},
+    {"ListTagsForResource", gg_h_list_tags},
+    {"ResetDeployments", gg_h_reset_deployments},
+    {"StartBulkDeployment", gg_h_start_bulk},
+    {"StopBulkDeployment", gg_h_stop_bulk},
+    {"TagResource", gg_h_tag},
+    {"UntagResource", gg_h_untag},
     {"UpdateConnectivityInfo", h_update_connectivity},
+    {"UpdateGroupCertificateConfiguration", gg_h_update_cert_config},
+    {"UpdateThingRuntimeConfiguration", gg_h_update_runtime},
 };
 
-gt_handler gg_handler_for(const char *op)
+static gt_handler plain_handler(const char *op)
 {
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
         if (strcmp(handlers[i].op, op) == 0)
             return handlers[i].h;
     const gg_kind *k;
     return parse_op(op, &k) != V_NONE ? h_container : NULL;
+}
+
+/* ---------------------------------------------------------------- idempotency
+ *
+ * The 21 operations with an AmznClientToken member (X-Amzn-Client-Token)
+ * are idempotent per (account, region, operation, token): the first call
+ * stores its input (without the token) and its result; a retry with the
+ * same input answers that result again and changes nothing; a retry with
+ * a different input fails with 400 IdempotentParameterMismatchException
+ * [INF: the model names no error for this; EC2/ACM/Step Functions use
+ * that code and 400, so SDK retry logic treats it as final]. Failed calls
+ * store nothing, so a retry after a failure runs again. */
+
+static void idem_id(const gt_call *c, const char *token, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    if (x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) && EVP_DigestUpdate(x, c->op->name, strlen(c->op->name)) &&
+        EVP_DigestUpdate(x, "|", 1) && EVP_DigestUpdate(x, token, strlen(token)) &&
+        EVP_DigestFinal_ex(x, md, &n) && n == 32)
+        gt_hex(md, 32, out);
+    else
+        snprintf(out, 65, "%.64s", token);
+    EVP_MD_CTX_free(x);
+}
+
+static gt_err h_idempotent(gt_call *c, store_txn *t)
+{
+    gt_handler real = plain_handler(c->op->name);
+    const char *token = gt_in_str(c, "AmznClientToken");
+    if (!token || !real)
+        return real ? real(c, t) : GT_E_INTERNAL;
+    json_t *in = json_deep_copy(c->input);
+    if (!in)
+        return GT_E_NOMEM;
+    json_object_del(in, "AmznClientToken");
+    char *in_text = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(in);
+    if (!in_text)
+        return GT_E_NOMEM;
+    char id[65];
+    idem_id(c, token, id);
+    int rc;
+    json_t *prev = gg_load(t, c, "gg.idem", id, &rc);
+    gt_err e;
+    if (prev) {
+        if (!str_eq(json_string_value(json_object_get(prev, "input")), in_text)) {
+            e = gt_call_fail(c, GT_E_GG_IDEMPOTENT_MISMATCH,
+                             "The client token '%.128s' was already used with different request parameters.",
+                             token);
+        } else {
+            json_t *out = json_object_get(prev, "output"), *res = json_object_get(prev, "resources");
+            c->output = json_is_object(out) ? json_deep_copy(out) : NULL;
+            if (json_array_size(res)) {
+                json_decref(c->resources);
+                c->resources = json_deep_copy(res);
+            }
+            e = GT_OK;
+        }
+        json_decref(prev);
+        free(in_text);
+        return e;
+    }
+    if (rc == STORE_ERR) {
+        free(in_text);
+        return GT_E_UNAVAILABLE;
+    }
+    e = real(c, t);
+    if (e == GT_OK) {
+        json_t *doc = json_pack("{s:s, s:s, s:O?, s:O?}", "op", c->op->name, "input", in_text, "output",
+                                c->output, "resources", c->resources);
+        e = doc ? gg_save(t, c, "gg.idem", id, NULL, doc) : GT_E_NOMEM;
+        json_decref(doc);
+    }
+    free(in_text);
+    return e;
+}
+
+gt_handler gg_handler_for(const char *op)
+{
+    gt_handler h = plain_handler(op);
+    if (!h)
+        return NULL;
+    const model_op *mo = model_find_op(&model_greengrass, op);
+    if (mo && model_find_member(&model_greengrass, mo->input, "AmznClientToken"))
+        return h_idempotent;
+    return h;
 }
 
 /* greengrass.md §5.3: content-bearing members are masked as a whole. */
@@ -737,6 +947,8 @@ void gg_record_parts(const gt_call *c, ct_record_parts *p)
         p->request_parameters = gt_err_status(c->err) == 400 ? NULL
                                                              : ct_redact(c->input, gg_redacted_members(c->op->name));
         p->response_elements = json_pack("{s:s}", "Message", c->errmsg);
+        if (p->response_elements && c->err_details)
+            json_object_set(p->response_elements, "ErrorDetails", c->err_details);
         return;
     }
     p->request_parameters = ct_redact(c->input, gg_redacted_members(c->op->name));
@@ -744,10 +956,30 @@ void gg_record_parts(const gt_call *c, ct_record_parts *p)
         p->response_elements = json_deep_copy(c->output);
 }
 
+#define GG_BAD_DEPLOYMENT_TYPE                                                                      \
+    "That deployment type is not valid.  Please specify one of the following types: "                \
+    "{NewDeployment,Redeployment,ResetDeployment,ForceResetDeployment}."
+
+/* The generic rest-json decoder, with Greengrass's own words for the one
+ * model enum AWS answers in its own way (greengrass.md §4.1: a bad
+ * DeploymentType is InvalidInputException with this message). */
+static gt_err gg_decode(const model_service *svc, const http_req *req, const model_op **op_out, json_t **input_out,
+                        char *msg, size_t msgcap)
+{
+    gt_err e = api_restjson_decode(svc, req, op_out, input_out, msg, msgcap);
+    if (e == GT_E_VALIDATION && *op_out && strcmp((*op_out)->name, "CreateDeployment") == 0 && msgcap > 0 &&
+        strstr(msg, "at 'DeploymentType' failed to satisfy constraint: Member must satisfy enum"))
+        snprintf(msg, msgcap, "%s", GG_BAD_DEPLOYMENT_TYPE);
+    return e;
+}
+
 gt_err gg_map_error(const model_op *op, gt_err e, const char *msg)
 {
     switch (e) {
     case GT_E_VALIDATION:
+        if (msg && strcmp(msg, GG_BAD_DEPLOYMENT_TYPE) == 0)
+            return GT_E_GG_INVALID_INPUT;
+        return GT_E_GG_BAD_REQUEST;
     case GT_E_SERIALIZATION:
         return GT_E_GG_BAD_REQUEST;
     default:
@@ -758,7 +990,7 @@ gt_err gg_map_error(const model_op *op, gt_err e, const char *msg)
 const gt_service gg_service = {
     .signing_name = "greengrass",
     .model = &model_greengrass,
-    .decode = api_restjson_decode,
+    .decode = gg_decode,
     .handler_for = gg_handler_for,
     .record_parts = gg_record_parts,
     .map_error = gg_map_error,
