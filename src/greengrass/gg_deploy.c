@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "greengrass/gg_int.h"
+#include "s3/s3_store.h"
 #include "util/gtutil.h"
 
 #define DEPLOY_KIND "gg.deploy"
@@ -84,13 +85,13 @@ static json_t *last_deployment(store_txn *t, const gt_call *c, const char *gid, 
     return last;
 }
 
-/* Record a new deployment of group `gid`; output {DeploymentArn, DeploymentId}. */
-static gt_err new_deployment(gt_call *c, store_txn *t, const char *gid, const char *type, const char *gvid,
-                             const char *target_arn, bool fails)
+/* Store a new deployment of group `gid`; did/arn out (37 / GG_ARN_MAX). */
+static gt_err make_deployment(gt_call *c, store_txn *t, const char *gid, const char *type, const char *gvid,
+                              const char *target_arn, bool fails, char did[37], char arn[GG_ARN_MAX])
 {
-    char did[37], arn[GG_ARN_MAX], ts[25];
+    char ts[25];
     gt_uuid4(did);
-    deployment_arn(c, gid, did, arn, sizeof arn);
+    deployment_arn(c, gid, did, arn, GG_ARN_MAX);
     gt_fmt_iso_ms(c->now_ms, ts);
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s?, s:b}", "CreatedAt", ts, "DeploymentArn", arn,
                             "DeploymentId", did, "DeploymentType", type, "GroupArn", target_arn, "_ms",
@@ -99,9 +100,17 @@ static gt_err new_deployment(gt_call *c, store_txn *t, const char *gid, const ch
         return GT_E_NOMEM;
     gt_err e = gg_save(t, c, DEPLOY_KIND, did, gid, doc);
     json_decref(doc);
+    return e;
+}
+
+/* A new deployment answered as {DeploymentArn, DeploymentId}. */
+static gt_err new_deployment(gt_call *c, store_txn *t, const char *gid, const char *type, const char *gvid,
+                             const char *target_arn, bool fails)
+{
+    char did[37], arn[GG_ARN_MAX], garn[GG_ARN_MAX];
+    gt_err e = make_deployment(c, t, gid, type, gvid, target_arn, fails, did, arn);
     if (e != GT_OK)
         return e;
-    char garn[GG_ARN_MAX];
     gg_group_arn(c, gid, garn, sizeof garn);
     gt_call_add_resource(c, "AWS::Greengrass::Group", garn);
     gt_call_add_resource(c, "AWS::Greengrass::Deployment", arn);
@@ -156,6 +165,46 @@ static gt_err missing_core(gt_call *c)
     return c->err;
 }
 
+enum { VC_ERR = -1, VC_OK = 0, VC_NO_GROUP, VC_NO_VERSION, VC_NO_CORE };
+
+/* Can version gvid of group gid be deployed? target gets its ARN. */
+static int check_version(gt_call *c, store_txn *t, const char *gid, const char *gvid, char target[GG_ARN_MAX])
+{
+    int rc;
+    json_t *g = gg_load_group(t, c, gid, &rc);
+    if (!g)
+        return rc == STORE_NOTFOUND ? VC_NO_GROUP : VC_ERR;
+    json_decref(g);
+    json_t *gver = gvid ? gg_load(t, c, "gg.groups.ver", gvid, &rc) : NULL;
+    if (!gvid)
+        rc = STORE_NOTFOUND;
+    if (gver && !str_eq(jstr(gver, "Id"), gid)) {
+        json_decref(gver);
+        gver = NULL;
+        rc = STORE_NOTFOUND;
+    }
+    if (!gver)
+        return rc == STORE_NOTFOUND ? VC_NO_VERSION : VC_ERR;
+    bool core_ok;
+    gt_err e = has_core(c, t, gver, &core_ok);
+    gt_strlcpy(target, jstr(gver, "Arn"), GG_ARN_MAX);
+    json_decref(gver);
+    if (e != GT_OK)
+        return VC_ERR;
+    return core_ok ? VC_OK : VC_NO_CORE;
+}
+
+/* *fails = no service role in this account and region (the deployment
+ * will end in Failure). false on store error. */
+static bool service_role(gt_call *c, store_txn *t, bool *fails)
+{
+    int rc;
+    json_t *role = gg_load(t, c, "gg.servicerole", "current", &rc);
+    json_decref(role);
+    *fails = role == NULL;
+    return rc != STORE_ERR;
+}
+
 gt_err gg_h_create_deployment(gt_call *c, store_txn *t)
 {
     const char *gid = gt_in_str(c, "GroupId");
@@ -196,40 +245,29 @@ gt_err gg_h_create_deployment(gt_call *c, store_txn *t)
         char target[GG_ARN_MAX];
         gt_strlcpy(target, jstr(gver, "Arn"), sizeof target);
         json_decref(gver);
-        json_t *role = gg_load(t, c, "gg.servicerole", "current", &rc);
-        if (rc == STORE_ERR)
+        bool fails;
+        if (!service_role(c, t, &fails))
             return GT_E_UNAVAILABLE;
-        json_decref(role);
-        return new_deployment(c, t, gid, "Redeployment", pv, target, role == NULL);
+        return new_deployment(c, t, gid, "Redeployment", pv, target, fails);
     }
     /* NewDeployment */
     if (!gvid)
         return gt_call_fail(c, GT_E_GG_INVALID_INPUT,
                             "Your request is missing the following required parameter(s): {GroupVersionId}.");
-    json_t *gver = gg_load(t, c, "gg.groups.ver", gvid, &rc);
-    if (gver && !str_eq(jstr(gver, "Id"), gid)) {
-        json_decref(gver);
-        gver = NULL;
-        rc = STORE_NOTFOUND;
-    }
-    if (!gver)
-        return rc == STORE_NOTFOUND ? gt_call_fail(c, GT_E_GG_RESOURCE_NOT_FOUND,
-                                                   "Version %.64s of Group Definition %s does not exist.", gvid, gid)
-                                    : gg_store_fail(rc);
-    bool core_ok;
-    gt_err e = has_core(c, t, gver, &core_ok);
     char target[GG_ARN_MAX];
-    gt_strlcpy(target, jstr(gver, "Arn"), sizeof target);
-    json_decref(gver);
-    if (e != GT_OK)
-        return e;
-    if (!core_ok)
-        return missing_core(c);
-    json_t *role = gg_load(t, c, "gg.servicerole", "current", &rc);
-    if (rc == STORE_ERR)
+    switch (check_version(c, t, gid, gvid, target)) {
+    case VC_OK: break;
+    case VC_NO_GROUP: return gt_call_fail(c, GT_E_GG_RESOURCE_NOT_FOUND, "That group definition does not exist.");
+    case VC_NO_VERSION:
+        return gt_call_fail(c, GT_E_GG_RESOURCE_NOT_FOUND, "Version %.64s of Group Definition %s does not exist.", gvid,
+                            gid);
+    case VC_NO_CORE: return missing_core(c);
+    default: return GT_E_UNAVAILABLE;
+    }
+    bool fails;
+    if (!service_role(c, t, &fails))
         return GT_E_UNAVAILABLE;
-    json_decref(role);
-    return new_deployment(c, t, gid, "NewDeployment", gvid, target, role == NULL);
+    return new_deployment(c, t, gid, "NewDeployment", gvid, target, fails);
 }
 
 gt_err gg_h_reset_deployments(gt_call *c, store_txn *t)
@@ -354,24 +392,229 @@ bool gg_parse_s3_uri(const char *uri, char *bucket, size_t bcap, char *key, size
     return false;
 }
 
+static const char *bulk_status(const json_t *b, int64_t now_ms, int64_t *since_abs);
+
+static const char *bulk_status_of(const json_t *b, int64_t now_ms)
+{
+    int64_t since;
+    return bulk_status(b, now_ms, &since);
+}
+
+/* The built-in S3 store lives on another branch; until it is merged
+ * these resolve to NULL and every input file counts as unreadable. After
+ * the merge they resolve to s3/s3_store.c and bulk deployments read real
+ * objects (the pragmas can then go). */
+s3_store *s3_store_default(void);
+#pragma weak s3_store_default
+#pragma weak s3_object_get
+#pragma weak s3_bucket_exists
+
+#define BULK_MAX_FILE (100 * 1024 * 1024)   /* AWS: input file < 100 MB */
+#define BULK_MAX_LINE 256
+
+/* Read the input file. GT_OK with *data (malloc'd); else a message. */
+static gt_err bulk_fetch(gt_call *c, const char *bucket, const char *key, char **data, size_t *len, char *why,
+                         size_t wcap)
+{
+    s3_store *s3 = s3_store_default ? s3_store_default() : NULL;
+    char owner[16] = "", region[32] = "";
+    if (!s3 || !s3_object_get || !s3_bucket_exists || !s3_bucket_exists(s3, bucket, owner, region) ||
+        strcmp(owner, c->account) != 0) {
+        snprintf(why, wcap, "the bucket '%s' does not exist or is not readable with the execution role", bucket);
+        return GT_E_GG_INVALID_INPUT;
+    }
+    void *d = NULL;
+    gt_err e = s3_object_get(s3, bucket, key, &d, len, NULL);
+    if (e == GT_E_UNAVAILABLE || e == GT_E_NOMEM)
+        return e;
+    if (e != GT_OK) {
+        snprintf(why, wcap, "the object '%.256s' does not exist in bucket '%s'", key, bucket);
+        return GT_E_GG_INVALID_INPUT;
+    }
+    if (*len > BULK_MAX_FILE) {
+        free(d);
+        snprintf(why, wcap, "the input file is larger than 100 MB");
+        return GT_E_GG_INVALID_INPUT;
+    }
+    *data = d;
+    return GT_OK;
+}
+
+/* Check every line of the input file (AWS validates the file before it
+ * deploys anything; its messages, greengrass.md §3.6). Returns the parsed
+ * records (new reference), or NULL with the message in why. */
+json_t *gg_bulk_parse(const char *data, size_t len, char *why, size_t wcap)
+{
+    json_t *recs = json_array();
+    size_t pos = 0;
+    int line = 0;
+    while (recs && pos < len) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
+        const char *p = data + pos;
+        pos += n + (nl ? 1 : 0);
+        line++;
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        size_t sp = 0;
+        while (sp < n && (p[sp] == ' ' || p[sp] == '\t'))
+            sp++;
+        if (sp == n)
+            continue;   /* blank line */
+        if (n >= BULK_MAX_LINE) {
+            snprintf(why, wcap, "Line %d is too long in S3 File. Valid line is less than 256 chars.", line);
+            goto bad;
+        }
+        json_t *r = json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(r)) {
+            json_decref(r);
+            snprintf(why, wcap, "Failed to parse input file at line number: %d", line);
+            goto bad;
+        }
+        const char *gid = json_string_value(json_object_get(r, "GroupId"));
+        const char *gvid = json_string_value(json_object_get(r, "GroupVersionId"));
+        const char *type = json_string_value(json_object_get(r, "DeploymentType"));
+        const char *miss = !gid || !*gid ? "GroupId" : !gvid || !*gvid ? "GroupVersionId" : NULL;
+        if (miss) {
+            json_decref(r);
+            snprintf(why, wcap, "InvalidInputFile: Missing %s at line number: %d", miss, line);
+            goto bad;
+        }
+        if (type && strcmp(type, "NewDeployment") != 0) {
+            json_decref(r);
+            snprintf(why, wcap,
+                     "InvalidInputFile: Invalid deployment type at line number : %d. Only valid type is "
+                     "'NewDeployment'.",
+                     line);
+            goto bad;
+        }
+        json_array_append_new(recs, r);
+    }
+    return recs;
+bad:
+    json_decref(recs);
+    return NULL;
+}
+
+static int inflight_cb(void *ud, int64_t seq, const char *id, const char *body)
+{
+    json_t *b = json_loads(body, 0, NULL);
+    const char *st = b ? bulk_status_of(b, *(int64_t *)ud) : "Completed";
+    bool busy = strcmp(st, "Initializing") == 0 || strcmp(st, "Running") == 0 || strcmp(st, "Stopping") == 0;
+    json_decref(b);
+    if (busy)
+        *(int64_t *)ud = -1;
+    return busy;
+}
+
+/* Deploy each record; the detailed report gets one entry per record. */
+static gt_err bulk_run(gt_call *c, store_txn *t, const char *bid, json_t *recs, json_t *metrics)
+{
+    size_t i;
+    json_t *r;
+    int64_t processed = 0, invalid = 0;
+    json_array_foreach(recs, i, r) {
+        const char *gid = json_string_value(json_object_get(r, "GroupId"));
+        const char *gvid = json_string_value(json_object_get(r, "GroupVersionId"));
+        char target[GG_ARN_MAX] = "", did[37] = "", arn[GG_ARN_MAX] = "", ts[25];
+        const char *err = NULL;
+        processed++;
+        switch (check_version(c, t, gid, gvid, target)) {
+        case VC_OK: break;
+        case VC_NO_GROUP: err = "That group definition does not exist."; break;
+        case VC_NO_VERSION: err = "That group version does not exist."; break;
+        case VC_NO_CORE: err = "You need a Greengrass Core in this Group before you can deploy."; break;
+        default: return GT_E_UNAVAILABLE;
+        }
+        bool fails = false;
+        if (!err) {
+            if (!service_role(c, t, &fails))
+                return GT_E_UNAVAILABLE;
+            gt_err e = make_deployment(c, t, gid, "NewDeployment", gvid, target, fails, did, arn);
+            if (e != GT_OK)
+                return e;
+        } else {
+            invalid++;
+            char garn[GG_ARN_MAX];
+            gg_group_arn(c, gid, garn, sizeof garn);
+            snprintf(target, sizeof target, "%.300s/versions/%.128s", garn, gvid);
+        }
+        gt_fmt_iso_ms(c->now_ms, ts);
+        json_t *rep = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s, s:I, s:b}", "CreatedAt", ts, "DeploymentType",
+                                "NewDeployment", "GroupArn", target, "DeploymentArn", err ? NULL : arn,
+                                "DeploymentId", err ? NULL : did, "_err", err ? err : "", "_ms",
+                                (json_int_t)c->now_ms, "_fails", fails);
+        char rid[37];
+        gt_uuid4(rid);
+        gt_err e = rep ? gg_save(t, c, BULKREP_KIND, rid, bid, rep) : GT_E_NOMEM;
+        json_decref(rep);
+        if (e != GT_OK)
+            return e;
+    }
+    json_object_set_new(metrics, "RecordsProcessed", json_integer(processed));
+    json_object_set_new(metrics, "InvalidInputRecords", json_integer(invalid));
+    return GT_OK;
+}
+
 gt_err gg_h_start_bulk(gt_call *c, store_txn *t)
 {
     const char *role = gt_in_str(c, "ExecutionRoleArn"), *uri = gt_in_str(c, "InputFileUri");
     if (!gg_valid_role_arn(role))
         return gt_call_fail(c, GT_E_GG_INVALID_INPUT, "That role ARN is invalid.");
-    char bucket[64], key[1024];
+    char bucket[64], key[1024], why[512];
     if (!gg_parse_s3_uri(uri, bucket, sizeof bucket, key, sizeof key))
         return gt_call_fail(c, GT_E_GG_INVALID_INPUT, "Input file URI '%.512s' is not a valid S3 object URL.",
                             uri ? uri : "");
-    if (gg_check_tags(c, json_object_get(c->input, "tags")) != GT_OK)
+    json_t *tags = json_object_get(c->input, "tags");
+    if (gg_check_tags(c, tags) != GT_OK)
         return c->err;
-    /* The input file lives in S3, which this build does not serve yet:
-     * AWS reads the file with the execution role and rejects the call when
-     * the bucket cannot be read [INF: the message is ours]. */
-    return gt_call_fail(c, GT_E_GG_INVALID_INPUT,
-                        "Unable to read the input file '%.512s': the bucket '%s' does not exist or is not "
-                        "readable with the execution role.",
-                        uri, bucket);
+    int64_t probe = c->now_ms;
+    if (store_doc_list(t, c->account, c->region, BULK_KIND, NULL, 0, true, 0, inflight_cb, &probe) != STORE_OK)
+        return GT_E_UNAVAILABLE;
+    if (probe == -1)
+        return gt_call_fail(c, GT_E_GG_INVALID_INPUT,
+                            "Concurrent Deployment Error: another bulk deployment is still in progress.");
+    /* AWS reads the file with the execution role; a bucket it cannot read
+     * fails the call [INF: wording ours, type as the other input errors]. */
+    char *data = NULL;
+    size_t len = 0;
+    gt_err e = bulk_fetch(c, bucket, key, &data, &len, why, sizeof why);
+    if (e == GT_E_GG_INVALID_INPUT)
+        return gt_call_fail(c, e, "Unable to read the input file '%.512s': %s.", uri, why);
+    if (e != GT_OK)
+        return e;
+    char bid[37], arn[GG_ARN_MAX], ts[25];
+    gt_uuid4(bid);
+    snprintf(arn, sizeof arn, "arn:aws:greengrass:%s:%s:/greengrass/bulk/deployments/%s", c->region, c->account,
+             bid);
+    gt_fmt_iso_ms(c->now_ms, ts);
+    json_t *metrics = json_pack("{s:i, s:i, s:i}", "InvalidInputRecords", 0, "RecordsProcessed", 0, "RetryAttempts", 0);
+    json_t *recs = gg_bulk_parse(data, len, why, sizeof why);
+    free(data);
+    e = metrics ? GT_OK : GT_E_NOMEM;
+    if (e == GT_OK && recs)
+        e = bulk_run(c, t, bid, recs, metrics);
+    json_decref(recs);
+    json_t *doc = NULL;
+    if (e == GT_OK)
+        doc = json_pack("{s:s, s:s, s:s, s:I, s:O, s:s, s:s}", "BulkDeploymentArn", arn, "BulkDeploymentId", bid,
+                        "CreatedAt", ts, "_ms", (json_int_t)c->now_ms, "BulkDeploymentMetrics", metrics,
+                        "ExecutionRoleArn", role, "InputFileUri", uri);
+    json_decref(metrics);
+    if (e == GT_OK && !doc)
+        e = GT_E_NOMEM;
+    if (e == GT_OK && !recs)
+        json_object_set_new(doc, "ErrorMessage", json_string(why));
+    if (e == GT_OK && json_object_size(tags) > 0)
+        json_object_set(doc, "tags", tags);
+    if (e == GT_OK)
+        e = gg_save(t, c, BULK_KIND, bid, NULL, doc);
+    json_decref(doc);
+    if (e != GT_OK)
+        return e;
+    gt_call_add_resource(c, "AWS::Greengrass::BulkDeployment", arn);
+    c->output = json_pack("{s:s, s:s}", "BulkDeploymentArn", arn, "BulkDeploymentId", bid);
+    return c->output ? GT_OK : GT_E_NOMEM;
 }
 
 static const char *bulk_status(const json_t *b, int64_t now_ms, int64_t *since_abs)
@@ -467,7 +710,28 @@ gt_err gg_h_stop_bulk(gt_call *c, store_txn *t)
 
 static json_t *item_report(const gt_call *c, json_t *doc)
 {
-    return json_deep_copy(doc);
+    json_t *o = json_pack("{s:O, s:O, s:O}", "CreatedAt", json_object_get(doc, "CreatedAt"), "DeploymentType",
+                          json_object_get(doc, "DeploymentType"), "GroupArn", json_object_get(doc, "GroupArn"));
+    if (!o)
+        return NULL;
+    const char *err = jstr(doc, "_err");
+    if (err && *err) {
+        json_object_set_new(o, "DeploymentStatus", json_string("Failure"));
+        json_object_set_new(o, "ErrorMessage", json_string(err));
+        json_object_set_new(o, "ErrorDetails", json_array());
+        return o;
+    }
+    int64_t since;
+    const char *st = gg_deploy_phase(c->now_ms - json_integer_value(json_object_get(doc, "_ms")),
+                                     json_is_true(json_object_get(doc, "_fails")), &since);
+    json_object_set(o, "DeploymentArn", json_object_get(doc, "DeploymentArn"));
+    json_object_set(o, "DeploymentId", json_object_get(doc, "DeploymentId"));
+    json_object_set_new(o, "DeploymentStatus", json_string(st));
+    if (strcmp(st, "Failure") == 0) {
+        json_object_set_new(o, "ErrorMessage", json_string(NO_ROLE_MSG));
+        json_object_set_new(o, "ErrorDetails", json_array());
+    }
+    return o;
 }
 
 gt_err gg_h_list_bulk_reports(gt_call *c, store_txn *t)

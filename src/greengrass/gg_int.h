@@ -89,6 +89,13 @@ int gg_delete_group_deployments(store_txn *t, const gt_call *c, const char *gid)
  * bucket and key. false when it is none of these. */
 bool gg_parse_s3_uri(const char *uri, char *bucket, size_t bcap, char *key, size_t kcap);
 
+/* Check a bulk input file (JSON lines {GroupId, GroupVersionId,
+ * DeploymentType?}); blank lines are skipped. The records as a JSON array
+ * (new reference), or NULL with AWS's message for the first bad line in
+ * why (line too long, unparsable, missing member, type other than
+ * NewDeployment). */
+json_t *gg_bulk_parse(const char *data, size_t len, char *why, size_t wcap);
+
 /* ---- certificate authorities (gg_ca.c) ---- */
 
 gt_err gg_h_create_ca(gt_call *c, store_txn *t);
