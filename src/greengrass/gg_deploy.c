@@ -129,12 +129,24 @@ static gt_err reset_group(gt_call *c, store_txn *t, const char *gid, bool force)
         return GT_E_UNAVAILABLE;
     const char *lt = jstr(last, "DeploymentType");
     bool was_reset = str_eq(lt, "ResetDeployment") || str_eq(lt, "ForceResetDeployment");
+    int64_t since;
+    const char *st = last ? gg_deploy_phase(c->now_ms - json_integer_value(json_object_get(last, "_ms")), false, &since)
+                          : "Success";
+    bool busy = strcmp(st, "Building") == 0 || strcmp(st, "InProgress") == 0;
     json_decref(last);
     /* [INF] Force skips the "already reset" check but a group never
      * deployed has nothing to reset either way. */
     if (!lt || (was_reset && !force))
         return gt_call_fail(c, GT_E_GG_RESOURCE_NOT_FOUND,
                             "Group id: %s has not been deployed or has already been reset.", gid);
+    /* [DG] reset-deployments-scenario: a group whose current deployment is
+     * Building or InProgress cannot be reset. [INF] Force, the "core is
+     * lost" escape hatch, is let through; the wording is ours. */
+    if (busy && !force)
+        return gt_call_fail(c, GT_E_GG_INVALID_INPUT,
+                            "Group id: %s has a deployment in progress. Reset the deployments after it completes "
+                            "or use Force.",
+                            gid);
     char garn[GG_ARN_MAX];
     gg_group_arn(c, gid, garn, sizeof garn);
     return new_deployment(c, t, gid, force ? "ForceResetDeployment" : "ResetDeployment", NULL, garn, false);

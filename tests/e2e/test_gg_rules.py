@@ -159,6 +159,12 @@ def test_reset_rules_and_paging(server):
         gg.reset_deployments(GroupId=g["Id"], Force=True)   # never deployed: nothing to reset
     assert err(e)[:2] == (404, "ResourceNotFoundException")
     gg.create_deployment(GroupId=g["Id"], DeploymentType="NewDeployment", GroupVersionId=gv)
+    # [DG] a group with a Building/InProgress deployment cannot be reset
+    with pytest.raises(ClientError) as e:
+        gg.reset_deployments(GroupId=g["Id"])
+    assert err(e) == (400, "InvalidInputException", f"Group id: {g['Id']} has a deployment in progress. Reset the "
+                      "deployments after it completes or use Force.")
+    time.sleep(2.1)
     r = gg.reset_deployments(GroupId=g["Id"])
     assert r["DeploymentArn"] == f"{g['Arn']}/deployments/{r['DeploymentId']}"
     with pytest.raises(ClientError) as e:
@@ -179,6 +185,7 @@ def test_reset_rules_and_paging(server):
     # the reset was recorded against the literal $reset path, with Force in clear
     recs = [x for x in server.records("ResetDeployments") if "errorCode" not in x]
     assert [x["requestParameters"] for x in recs] == [{"GroupId": g["Id"], "Force": True}, {"GroupId": g["Id"]}]
+    assert len(server.records("ResetDeployments")) == 6
 
 
 # ---------------------------------------------------------------- content rules
