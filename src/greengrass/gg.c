@@ -1,6 +1,9 @@
 /*
- * gg.c: Greengrass V1 groups, the seven definition kinds, their versions,
- * connectivity info and the account's service role.
+ * gg.c: the Greengrass V1 service: its table of 92 handlers, groups, the
+ * seven definition kinds and their versions, connectivity info, the
+ * account's service role, idempotency tokens, paging, and the CloudTrail
+ * record rules. Deployments, CAs, roles, tags etc. live in the sibling
+ * files (gg_int.h lists them; docs/internals/greengrass.md the choices).
  *
  * Groups and definitions share one shape (greengrass.md §3): a container
  * (Arn, Id, Name, CreationTimestamp, LastUpdatedTimestamp, LatestVersion,
@@ -14,9 +17,15 @@
  * "gg.<seg>.ver" with the container id as parent. Documents hold exactly
  * the JSON the API returns, so Get is a read and a copy.
  *
+ * Idempotency: operations with an AmznClientToken member run through
+ * h_idempotent, which keeps (operation, token) -> (input, result) in
+ * "gg.idem" docs inside the same transaction as the change.
+ *
  * Invariants: ids are UUIDv4; versions are immutable; deleting a
- * container deletes its versions; unset optional fields are absent, never
- * "" or null; LastUpdatedTimestamp moves only on rename.
+ * container deletes its versions (a group also its deployments, CAs,
+ * certificate configuration and role); unset optional fields are absent,
+ * never "" or null; LastUpdatedTimestamp moves only on rename; tags live
+ * in the container doc and die with it.
  */
 #include "greengrass/gg.h"
 #include "greengrass/gg_int.h"
