@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/gtutil.h"
 
@@ -36,6 +37,7 @@ struct store_txn {
     sqlite3 *db;
     bool writable;
     int sp_depth;
+    const char *fault_path;   /* test-only fault injection, NULL normally */
 };
 
 typedef struct store_job {
@@ -62,6 +64,9 @@ struct store {
     store_reader readers[STORE_READERS];
     unsigned next_reader;
     pthread_mutex_t rr_mu;
+    /* Test-only: with GREENTRAIL_TEST_FAULTS=1 at open, event appends fail
+     * (as on a full disk) while the file DATA_DIR/fault-event-append exists. */
+    char fault_path[4096];
 };
 
 /* ---------------------------------------------------------------- schema */
@@ -152,7 +157,7 @@ static sqlite3 *open_db(const char *path, bool readonly, char *err, size_t errca
 static void *writer_main(void *arg)
 {
     store *s = arg;
-    store_txn t = {.db = s->wdb, .writable = true};
+    store_txn t = {.db = s->wdb, .writable = true, .fault_path = s->fault_path[0] ? s->fault_path : NULL};
     pthread_mutex_lock(&s->mu);
     for (;;) {
         while (!s->head && !s->stopping)
@@ -285,6 +290,9 @@ store *store_open(const char *data_dir, char *err, size_t errcap)
         snprintf(err, errcap, "out of memory");
         return NULL;
     }
+    const char *faults = getenv("GREENTRAIL_TEST_FAULTS");
+    if (faults && strcmp(faults, "1") == 0)
+        snprintf(s->fault_path, sizeof s->fault_path, "%s/fault-event-append", data_dir);
     s->wdb = open_db(path, false, err, errcap);
     if (!s->wdb || migrate(s->wdb, err, errcap)) {
         sqlite3_close(s->wdb);
@@ -470,6 +478,8 @@ int store_doc_list(store_txn *t, const char *account, const char *region, const 
 int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
 {
     if (!t->writable)
+        return STORE_ERR;
+    if (t->fault_path && access(t->fault_path, F_OK) == 0)
         return STORE_ERR;
     sqlite3_stmt *st = prep(t, "INSERT INTO events (account, region, time_ms, event_id, event_name,"
                                " event_source, username, access_key_id, read_only, json)"

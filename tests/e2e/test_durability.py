@@ -19,3 +19,32 @@ def test_restart_and_kill9(make_server, tmp_path):
     s.start()
     assert len(s.client("greengrass").list_groups()["Groups"]) == 20
     assert len(s.records("ListGroups")) == 2
+
+
+def test_record_failure_fails_the_call(make_server):
+    """If the record cannot be stored the call answers 503 and changes
+    nothing. The fault is injected by a test-only switch (off by default):
+    with GREENTRAIL_TEST_FAULTS=1, event appends fail while the file
+    DATA_DIR/fault-event-append exists, as they would on a full disk."""
+    import os
+
+    import pytest
+    from botocore.exceptions import ClientError
+
+    s = make_server(env={"GREENTRAIL_TEST_FAULTS": "1"})
+    gg = s.client("greengrass")
+    keep = gg.create_group(Name="before")["Id"]
+    marker = os.path.join(s.data_dir, "fault-event-append")
+    open(marker, "w").close()
+    with pytest.raises(ClientError) as e:
+        gg.create_group(Name="during")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert e.value.response["Error"]["Code"] == "ServiceUnavailable"
+    with pytest.raises(ClientError) as e:
+        gg.delete_group(GroupId=keep)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    os.unlink(marker)
+    # nothing of the failed calls persisted, and the server recovered by itself
+    assert [g["Name"] for g in gg.list_groups()["Groups"]] == ["before"]
+    names = [e["EventName"] for e in s.lookup()]
+    assert names.count("CreateGroup") == 1 and "DeleteGroup" not in names

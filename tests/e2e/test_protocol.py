@@ -120,3 +120,40 @@ def test_request_id_matches_record(server):
     assert resp["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"] == rid
     [r] = server.records("CreateGroup")
     assert r["requestID"] == rid
+
+
+def test_presigned_url(server):
+    """The presigned (query-string) SigV4 form is accepted like the header form."""
+    gg = server.client("greengrass")
+    gid = gg.create_group(Name="presigned")["Id"]
+    url = gg.generate_presigned_url("get_group", Params={"GroupId": gid}, ExpiresIn=300)
+    assert "X-Amz-Signature=" in url
+    with urllib.request.urlopen(url, timeout=30) as r:
+        assert r.status == 200 and json.loads(r.read())["Id"] == gid
+    bad = url.replace("X-Amz-Signature=", "X-Amz-Signature=0")[:len(url)]
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(bad, timeout=30)
+    assert e.value.code == 403
+
+
+def test_credentials_file(server):
+    import os
+    import stat
+    path = os.path.join(server.data_dir, "credentials")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    ak, sk = server.key()
+    rk, rs = server.key("root")
+    assert len(ak) == 20 and ak.startswith("AKIA") and len(sk) == 40
+    assert len(rk) == 20 and rk.startswith("AKIA") and len(rs) == 40 and rk != ak
+    # secrets never reach the server's output
+    assert sk not in server.output() and rs not in server.output()
+    # root's calls are recorded as Root
+    server.client("greengrass", profile="root").list_groups()
+    [r] = server.records("ListGroups")
+    assert r["userIdentity"]["type"] == "Root"
+    assert r["userIdentity"]["arn"] == "arn:aws:iam::123456789012:root"
+    assert r["userIdentity"]["principalId"] == "123456789012"
+    assert "userName" not in r["userIdentity"]
+    ct = server.client("cloudtrail")
+    ev = ct.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "root"}])["Events"]
+    assert [e["EventName"] for e in ev] == ["ListGroups"]

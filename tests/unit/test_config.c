@@ -1,0 +1,103 @@
+/* Unit tests: the option table (config.c): defaults, config file,
+ * GREENTRAIL_* environment and flags, in that order of precedence, and
+ * clear errors for bad values. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static void clear_env(void)
+{
+    const char *names[] = {"GREENTRAIL_CONFIG", "GREENTRAIL_LISTEN", "GREENTRAIL_DATA_DIR", "GREENTRAIL_REGION",
+                           "GREENTRAIL_ACCOUNT_ID", "GREENTRAIL_MAX_SKEW", "GREENTRAIL_RETENTION_DAYS",
+                           "GREENTRAIL_MAX_BODY", "GREENTRAIL_THREADS"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unsetenv(names[i]);
+}
+
+static void test_defaults(void **st)
+{
+    (void)st;
+    clear_env();
+    gt_config c;
+    char err[256];
+    assert_int_equal(gt_config_load(&c, 0, NULL, err, sizeof err), 0);
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 4566);
+    assert_string_equal(c.data_dir, "./greentrail-data");
+    assert_string_equal(c.region, "us-east-1");
+    assert_string_equal(c.account_id, "123456789012");
+    assert_int_equal(c.max_skew_seconds, 900);
+    assert_int_equal(c.retention_days, 90);
+}
+
+static void test_precedence(void **st)
+{
+    (void)st;
+    clear_env();
+    char path[] = "/tmp/gt-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "# comment\nregion = eu-west-1\nretention_days = 30\nmax-skew = 60\nlisten = 0.0.0.0:9000\n");
+    fclose(f);
+    setenv("GREENTRAIL_CONFIG", path, 1);
+    setenv("GREENTRAIL_RETENTION_DAYS", "45", 1);
+    setenv("GREENTRAIL_MAX_SKEW", "120", 1);
+    char *argv[] = {"--max-skew", "300", "--account-id=000000000001"};
+    gt_config c;
+    char err[256];
+    assert_int_equal(gt_config_load(&c, 3, argv, err, sizeof err), 0);
+    assert_string_equal(c.region, "eu-west-1");        /* file */
+    assert_int_equal(c.retention_days, 45);            /* env beats file */
+    assert_int_equal(c.max_skew_seconds, 300);         /* flag beats env */
+    assert_string_equal(c.account_id, "000000000001");
+    assert_string_equal(c.listen_host, "0.0.0.0");
+    assert_int_equal(c.listen_port, 9000);
+    unlink(path);
+    clear_env();
+}
+
+static void test_errors(void **st)
+{
+    (void)st;
+    clear_env();
+    gt_config c;
+    char err[256];
+    char *a1[] = {"--threads", "0"};
+    assert_int_equal(gt_config_load(&c, 2, a1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "threads"));
+    char *a2[] = {"--account-id", "12ab"};
+    assert_int_equal(gt_config_load(&c, 2, a2, err, sizeof err), -1);
+    char *a3[] = {"--listen", "nohostport"};
+    assert_int_equal(gt_config_load(&c, 2, a3, err, sizeof err), -1);
+    char *a4[] = {"--no-such-option", "1"};
+    assert_int_equal(gt_config_load(&c, 2, a4, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown option"));
+    char *a5[] = {"--region"};
+    assert_int_equal(gt_config_load(&c, 1, a5, err, sizeof err), -1);
+    setenv("GREENTRAIL_MAX_BODY", "lots", 1);
+    assert_int_equal(gt_config_load(&c, 0, NULL, err, sizeof err), -1);
+    clear_env();
+    setenv("GREENTRAIL_CONFIG", "/nonexistent/greentrail.conf", 1);
+    assert_int_equal(gt_config_load(&c, 0, NULL, err, sizeof err), -1);
+    clear_env();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
