@@ -874,6 +874,8 @@ static gt_err h_idempotent(gt_call *c, store_txn *t)
 {
     gt_handler real = plain_handler(c->op->name);
     const char *token = gt_in_str(c, "AmznClientToken");
+    if (token && !*token)
+        token = NULL;   /* an empty header is no token */
     if (!token || !real)
         return real ? real(c, t) : GT_E_INTERNAL;
     json_t *in = json_deep_copy(c->input);

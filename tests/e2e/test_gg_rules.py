@@ -44,11 +44,16 @@ def test_client_token_replays_and_mismatch(server):
     assert err(e) == (400, "IdempotentParameterMismatchException",
                       "The client token 'tok-1' was already used with different request parameters.")
     assert len(gg.list_groups()["Groups"]) == 1
+    # an empty token is no token
+    gg.create_group(Name="e", AmznClientToken="")
+    gg.create_group(Name="e", AmznClientToken="")
+    assert len(gg.list_groups()["Groups"]) == 3
     # the token is scoped to the operation; no token means no idempotency
     gg.create_core_definition(Name="same", AmznClientToken="tok-1")
     gg.create_group(Name="same")
-    assert len(gg.list_groups()["Groups"]) == 2
-    recs = server.records("CreateGroup")
+    assert len(gg.list_groups()["Groups"]) == 4
+    recs = [r for r in server.records("CreateGroup") if r["requestParameters"] is None
+            or r["requestParameters"].get("Name") != "e"]
     assert len(recs) == 4
     replay = [r for r in recs if (r["requestParameters"] or {}).get("AmznClientToken") == "tok-1" and "errorCode" not in r]
     assert len(replay) == 2 and all(r["responseElements"]["Id"] == a["Id"] for r in replay)
