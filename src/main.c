@@ -20,6 +20,7 @@
 #include "auth/identity.h"
 #include "config.h"
 #include "http/server.h"
+#include "s3/s3_store.h"
 #include "store/store.h"
 #include "util/gtutil.h"
 
@@ -135,6 +136,13 @@ static int cmd_serve(int argc, char **argv)
         store_close(st);
         return 1;
     }
+    s3_store *s3s = s3_store_open(st, cfg.data_dir, err, sizeof err);
+    if (!s3s) {
+        fprintf(stderr, "greentrail: %s\n", err);
+        store_close(st);
+        return 1;
+    }
+    s3_store_set_default(s3s);
     gt_server_ctx ctx = {.st = st, .home_region = cfg.region, .retention_days = cfg.retention_days};
     key_ctx kc = {ctx.token_key};
     if (store_run(st, token_key_job, &kc) != GT_OK) {
@@ -187,6 +195,7 @@ static int cmd_serve(int argc, char **argv)
     pthread_cond_signal(&pr.cv);
     pthread_mutex_unlock(&pr.mu);
     pthread_join(pr.th, NULL);
+    s3_store_close(s3s);
     store_close(st);
     printf("greentrail: stopped\n");
     return 0;
