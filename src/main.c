@@ -143,7 +143,7 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     s3_store_set_default(s3s);
-    gt_server_ctx ctx = {.st = st, .home_region = cfg.region, .retention_days = cfg.retention_days};
+    gt_server_ctx ctx = {.st = st, .s3 = s3s, .home_region = cfg.region, .retention_days = cfg.retention_days};
     key_ctx kc = {ctx.token_key};
     if (store_run(st, token_key_job, &kc) != GT_OK) {
         fprintf(stderr, "greentrail: cannot load the paging-token key\n");
