@@ -158,6 +158,7 @@ static int cmd_serve(int argc, char **argv)
         .host = cfg.listen_host,
         .port = cfg.listen_port,
         .max_body = (size_t)cfg.max_body_bytes,
+        .max_s3_put_body = GT_S3_MAX_PUT_BODY,
         .threads = (unsigned)cfg.threads,
         .ctx = &ctx,
         .dispatch = {.max_skew_seconds = cfg.max_skew_seconds, .clock_offset_ms = offset},

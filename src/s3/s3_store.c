@@ -63,6 +63,11 @@ s3_store *s3_store_default(void)
     return atomic_load(&default_store);
 }
 
+store *s3_store_db(s3_store *s)
+{
+    return s->st;
+}
+
 /* ---------------------------------------------------------------- paths */
 
 static void sha256_hex(const char *s, char out[65])

@@ -21,6 +21,11 @@
 
 typedef struct s3_store s3_store;
 
+/* Largest S3 PUT body the HTTP layer accepts (the object, or its
+ * aws-chunked encoding), independent of --max-body. Bodies are held in
+ * memory while a request is handled. */
+#define GT_S3_MAX_PUT_BODY ((size_t)64 * 1024 * 1024)
+
 typedef struct s3_object_info {
     char etag[40];           /* lower-case hex MD5, without quotes */
     int64_t size;
@@ -62,6 +67,9 @@ gt_err s3_object_delete(s3_store *s, const char *bucket, const char *key);
 /* The process-wide store (set by main after s3_store_open), or NULL. */
 void s3_store_set_default(s3_store *s);
 s3_store *s3_store_default(void);
+
+/* The document store behind s (borrowed). */
+store *s3_store_db(s3_store *s);
 
 /* Phase 1, outside any store job: write data durably to a new body file
  * for (bucket, key) (temporary name, fsync, rename, directory fsync).
