@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "auth/identity.h"
+#include "cloudtrail/ct_deliver.h"
+#include "cloudtrail/ct_digest.h"
 #include "config.h"
 #include "http/server.h"
 #include "s3/s3_store.h"
@@ -169,6 +171,15 @@ static int cmd_serve(int argc, char **argv)
         store_close(st);
         return 1;
     }
+    ct_deliver *deliver = NULL;   /* trail delivery and digests (cloudtrail/ct_deliver.c) */
+    err[0] = '\0';
+    if (ct_digest_init(cfg.data_dir, err, sizeof err)) {
+        ct_deliver_opts dopt = {.st = st, .s3 = s3s, .delivery_interval_s = cfg.delivery_interval,
+                                .digest_interval_s = cfg.digest_interval};
+        deliver = ct_deliver_start(&dopt);
+    }
+    if (!deliver)
+        fprintf(stderr, "greentrail: trail delivery is off: %s\n", err[0] ? err : "cannot start the worker");
     pruner pr = {.st = st, .days = cfg.retention_days};
     pthread_mutex_init(&pr.mu, NULL);
     pthread_cond_init(&pr.cv, NULL);
@@ -191,6 +202,8 @@ static int cmd_serve(int argc, char **argv)
     printf("greentrail: signal %d, draining\n", sig);
     fflush(stdout);
     http_server_stop(hs);
+    ct_deliver_stop(deliver);
+    ct_digest_shutdown();
     pthread_mutex_lock(&pr.mu);
     pr.stop = true;
     pthread_cond_signal(&pr.cv);
