@@ -19,6 +19,11 @@
  * and the job first checks that the trail still exists with the same uid,
  * so a deleted trail is not resurrected.
  *
+ * Deleted trails: DeleteTrail leaves a tombstone (the trail stopped at the
+ * DeleteTrail record, plus this worker's state) that the worker finishes
+ * like a stopped trail (deliver up to the stop, final digest) and then
+ * removes.
+ *
  * Invariants:
  *  - At least once: the cursor and the digest's file list advance only in
  *    the job that runs after s3_object_put succeeded. A crash between the
@@ -142,6 +147,7 @@ static void prefix_of(const json_t *trail, char *out, size_t cap)
 typedef struct ct_item {
     json_t *trail;
     json_t *state;   /* NULL when none yet */
+    bool tomb;       /* a deleted trail still being finished */
 } ct_item;
 
 typedef struct ct_snapshot {
@@ -161,6 +167,39 @@ static json_t *load_doc(store_txn *t, const char *a, const char *r, const char *
     return j;
 }
 
+static bool snap_add(ct_snapshot *s, json_t *trail, json_t *state, bool tomb)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 16;
+        ct_item *ni = realloc(s->items, nc * sizeof *ni);
+        if (!ni) {
+            json_decref(trail);
+            json_decref(state);
+            return false;
+        }
+        s->items = ni;
+        s->cap = nc;
+    }
+    s->items[s->n].trail = trail;
+    s->items[s->n].state = state;
+    s->items[s->n].tomb = tomb;
+    s->n++;
+    return true;
+}
+
+static int tomb_cb(void *ud, int64_t seq, const char *id, const char *body)
+{
+    ct_snapshot *s = ud;
+    json_t *tomb = json_loads(body, 0, NULL);
+    json_t *trail = json_incref(json_object_get(tomb, "trail"));
+    json_t *state = json_object_get(tomb, "state");
+    state = json_is_object(state) ? json_incref(state) : NULL;
+    json_decref(tomb);
+    if (!trail)
+        return 0;
+    return snap_add(s, trail, state, true) ? 0 : 1;
+}
+
 static int snap_cb(void *ud, int64_t seq, const char *id, const char *body)
 {
     ct_snapshot *s = ud;
@@ -168,20 +207,10 @@ static int snap_cb(void *ud, int64_t seq, const char *id, const char *body)
     const char *a = jstr(ref, "account"), *r = jstr(ref, "region"), *n = jstr(ref, "name");
     json_t *trail = a && r && n ? load_doc(s->t, a, r, CT_KIND_TRAIL, n) : NULL;
     if (trail) {
-        if (s->n == s->cap) {
-            size_t nc = s->cap ? s->cap * 2 : 16;
-            ct_item *ni = realloc(s->items, nc * sizeof *ni);
-            if (!ni) {
-                json_decref(trail);
-                json_decref(ref);
-                return 1;
-            }
-            s->items = ni;
-            s->cap = nc;
+        if (!snap_add(s, trail, load_doc(s->t, a, r, CT_KIND_TRAIL_STATE, n), false)) {
+            json_decref(ref);
+            return 1;
         }
-        s->items[s->n].trail = trail;
-        s->items[s->n].state = load_doc(s->t, a, r, CT_KIND_TRAIL_STATE, n);
-        s->n++;
     }
     json_decref(ref);
     return 0;
@@ -191,10 +220,12 @@ static gt_err snap_job(store_txn *t, void *ud)
 {
     ct_snapshot *s = ud;
     s->t = t;
-    return store_doc_list(t, CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_REF, NULL, 0, false, 0, snap_cb, s) ==
-                   STORE_OK
-               ? GT_OK
-               : GT_E_UNAVAILABLE;
+    if (store_doc_list(t, CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_REF, NULL, 0, false, 0, snap_cb, s) !=
+            STORE_OK ||
+        store_doc_list(t, CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_TOMB, NULL, 0, false, 0, tomb_cb, s) !=
+            STORE_OK)
+        return GT_E_UNAVAILABLE;
+    return GT_OK;
 }
 
 /* ---------------------------------------------------------------- writing state */
@@ -202,11 +233,35 @@ static gt_err snap_job(store_txn *t, void *ud)
 typedef struct ct_save_ctx {
     const json_t *trail;
     const json_t *state;
+    bool tomb;
+    bool remove;   /* tomb only: finished, delete it */
 } ct_save_ctx;
+
+static gt_err tomb_save(store_txn *t, ct_save_ctx *s)
+{
+    store_key k = {CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_TOMB, jstr(s->trail, "_uid")};
+    char *body = NULL;
+    int rc = store_doc_get(t, &k, &body);
+    free(body);
+    if (rc != STORE_OK)
+        return rc == STORE_NOTFOUND ? GT_OK : GT_E_UNAVAILABLE;
+    if (s->remove)
+        return store_doc_delete(t, &k) == STORE_ERR ? GT_E_UNAVAILABLE : GT_OK;
+    json_t *tomb = json_pack("{s:O, s:O}", "trail", s->trail, "state", s->state);
+    char *text = tomb ? json_dumps(tomb, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(tomb);
+    if (!text)
+        return GT_E_NOMEM;
+    rc = store_doc_put(t, &k, NULL, text);
+    free(text);
+    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
 
 static gt_err save_job(store_txn *t, void *ud)
 {
     ct_save_ctx *s = ud;
+    if (s->tomb)
+        return tomb_save(t, s);
     const char *a = jstr(s->trail, "_account"), *r = jstr(s->trail, "HomeRegion"), *n = jstr(s->trail, "Name");
     json_t *cur = load_doc(t, a, r, CT_KIND_TRAIL, n);
     bool same = cur && jstr(cur, "_uid") && strcmp(jstr(cur, "_uid"), jstr(s->trail, "_uid")) == 0;
@@ -222,9 +277,9 @@ static gt_err save_job(store_txn *t, void *ud)
     return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
 }
 
-static bool save_state(ct_deliver *d, const json_t *trail, const json_t *state)
+static bool save_state(ct_deliver *d, const json_t *trail, const json_t *state, bool tomb)
 {
-    ct_save_ctx s = {trail, state};
+    ct_save_ctx s = {trail, state, tomb, false};
     return store_run(d->o.st, save_job, &s) == GT_OK;
 }
 
@@ -383,9 +438,9 @@ static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, cons
         if (o && (!oldest || strcmp(o, oldest) < 0))
             oldest = o;
     }
-    /* fingerprint first: sign needs the JSON, the JSON needs the key's fingerprint */
+    /* fingerprint first: the JSON names the key that signs it */
     char sig[513], fp[33];
-    if (!ct_digest_sign(src, "probe", sig, fp)) {
+    if (!ct_digest_fingerprint(src, fp)) {
         set_error(state, "LatestDigestDeliveryError", "Signing failed: no signing key for the region.");
         return false;
     }
@@ -454,7 +509,7 @@ static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, cons
 
 /* ---------------------------------------------------------------- one trail */
 
-static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, int64_t now_ms)
+static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, bool tomb, int64_t now_ms)
 {
     const char *uid = jstr(trail, "_uid");
     if (!uid)
@@ -568,7 +623,7 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
         json_decref(delivered);
         dirty = true;
         /* the cursor moves only once the objects are stored */
-        if (!save_state(d, trail, state)) {
+        if (!save_state(d, trail, state, tomb)) {
             failed = true;
             break;
         }
@@ -605,7 +660,12 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
         }
     }
     if (dirty)
-        save_state(d, trail, state);
+        save_state(d, trail, state, tomb);
+    /* a deleted trail is finished once delivered and, with validation, its final digest written */
+    if (tomb && caught_up && (!validation || !d->o.s3 || json_is_true(json_object_get(state, "final_done")))) {
+        ct_save_ctx rm = {trail, state, true, true};
+        store_run(d->o.st, save_job, &rm);
+    }
     json_decref(state);
 }
 
@@ -614,7 +674,7 @@ void ct_deliver_round(ct_deliver *d, int64_t now_ms)
     ct_snapshot s = {0};
     if (store_read(d->o.st, snap_job, &s) == GT_OK) {
         for (size_t i = 0; i < s.n; i++)
-            deliver_trail(d, s.items[i].trail, s.items[i].state, now_ms);
+            deliver_trail(d, s.items[i].trail, s.items[i].state, s.items[i].tomb, now_ms);
     }
     for (size_t i = 0; i < s.n; i++) {
         json_decref(s.items[i].trail);

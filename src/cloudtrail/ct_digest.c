@@ -346,6 +346,16 @@ bool ct_digest_sign(const char *region, const char *msg, char sig_hex[513], char
     return ok;
 }
 
+bool ct_digest_fingerprint(const char *region, char fp[33])
+{
+    pthread_mutex_lock(&ct_mu);
+    ct_key *k = ct_ready ? ct_current(region, gt_now_ms() / 1000) : NULL;
+    if (k)
+        memcpy(fp, k->fp, 33);
+    pthread_mutex_unlock(&ct_mu);
+    return k != NULL;
+}
+
 bool ct_digest_verify_der(const unsigned char *der, size_t der_len, const char *msg, const char *sig_hex)
 {
     size_t hl = strlen(sig_hex);

@@ -28,6 +28,10 @@ gt_err ct_digest_list_public_keys(gt_call *c, store_txn *t);
  * PKCS#1 DER, 32 hex). False on failure. Thread-safe. */
 bool ct_digest_sign(const char *region, const char *msg, char sig_hex[513], char fp[33]);
 
+/* The fingerprint of the region's current signing key (made on first
+ * use). False on failure. Thread-safe. */
+bool ct_digest_fingerprint(const char *region, char fp[33]);
+
 /* Verify a hex signature over msg with a PKCS#1 RSAPublicKey DER. */
 bool ct_digest_verify_der(const unsigned char *der, size_t der_len, const char *msg, const char *sig_hex);
 

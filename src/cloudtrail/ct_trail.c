@@ -813,6 +813,38 @@ out:
     return e;
 }
 
+/* A deleted trail that ever logged leaves a tombstone (the trail, stopped
+ * at the DeleteTrail record, plus the worker's state), so the worker still
+ * delivers what was recorded before the deletion and writes the final
+ * digest (cloudtrail.md §3.2 "Final digest"); the worker then removes it. */
+static gt_err ct_tombstone(store_txn *t, json_t *tr, const store_key *state_key)
+{
+    if (!json_object_get(tr, "_start_seq"))
+        return GT_OK;   /* never logged: nothing to finish */
+    if (ct_jbool(tr, "_logging")) {
+        int64_t max = store_event_max_seq(t);
+        if (max < 0)
+            return GT_E_UNAVAILABLE;
+        json_object_set_new(tr, "_logging", json_false());
+        json_object_set_new(tr, "_stop_seq", json_integer(max + 1));
+    }
+    char *body = NULL;
+    json_t *st = NULL;
+    if (store_doc_get(t, state_key, &body) == STORE_OK) {
+        st = json_loads(body, 0, NULL);
+        free(body);
+    }
+    json_t *tomb = json_pack("{s:O, s:o}", "trail", tr, "state", st ? st : json_null());
+    char *text = tomb ? json_dumps(tomb, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(tomb);
+    if (!text)
+        return GT_E_NOMEM;
+    store_key k = {CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_TOMB, ct_jstr(tr, "_uid")};
+    int rc = store_doc_put(t, &k, NULL, text);
+    free(text);
+    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
 static gt_err ct_delete_trail(gt_call *c, store_txn *t)
 {
     json_t *tr;
@@ -826,8 +858,10 @@ static gt_err ct_delete_trail(gt_call *c, store_txn *t)
         store_key k = {c->account, region, CT_KIND_TRAIL, name};
         store_key sk = {c->account, region, CT_KIND_TRAIL_STATE, name};
         store_key rk = {CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_REF, id};
-        if (store_doc_delete(t, &k) == STORE_ERR || store_doc_delete(t, &rk) == STORE_ERR ||
-            store_doc_delete(t, &sk) == STORE_ERR)
+        if ((e = ct_tombstone(t, tr, &sk)) != GT_OK)
+            ;
+        else if (store_doc_delete(t, &k) == STORE_ERR || store_doc_delete(t, &rk) == STORE_ERR ||
+                 store_doc_delete(t, &sk) == STORE_ERR)
             e = GT_E_UNAVAILABLE;
         else
             c->output = json_object();

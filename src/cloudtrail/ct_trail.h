@@ -15,6 +15,7 @@
 #define CT_KIND_TRAIL "ct_trail"
 #define CT_KIND_TRAIL_REF "ct_trail_ref"
 #define CT_KIND_TRAIL_STATE "ct_trail_state"   /* written by the delivery worker only */
+#define CT_KIND_TRAIL_TOMB "ct_trail_tomb"     /* (REF_ACCOUNT, REF_REGION, uid): a deleted trail to finish */
 #define CT_REF_ACCOUNT ""
 #define CT_REF_REGION ""
 

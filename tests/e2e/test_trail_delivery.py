@@ -140,3 +140,37 @@ def test_stop_logging_delivers_up_to_stop(make_server):
     recs = delivered_records(s, "stop-bkt")
     assert names(recs) == {"while-on"}
     assert {"StartLogging", "StopLogging"} <= {x["eventName"] for x in recs}
+
+
+def test_delete_trail_finishes_delivery_and_final_digest(make_server):
+    """Deleting a logging trail still delivers what was recorded before and
+    writes a final digest listing it (cloudtrail.md §3.2 "Final digest")."""
+    from trail_util import read_gz
+    s = make_server(args=["--delivery-interval", "1", "--digest-interval", "3600"])
+    make_bucket(s, "del-bkt")
+    ct = s.client("cloudtrail")
+    ct.create_trail(Name="doomed", S3BucketName="del-bkt", EnableLogFileValidation=True)
+    ct.start_logging(Name="doomed")
+    s.client("greengrass").create_group(Name="before-delete")
+    ct.delete_trail(Name="doomed")
+    s.client("greengrass").create_group(Name="after-delete")
+    recs = wait_for(lambda: (lambda r: r if "DeleteTrail" in {x["eventName"] for x in r} else None)(
+        delivered_records(s, "del-bkt")))
+    got = {x["requestParameters"].get("Name") for x in recs if x["eventName"] == "CreateGroup"}
+    assert got == {"before-delete"}
+
+    def final():
+        ds = [k for k in keys(s, "del-bkt") if "/CloudTrail-Digest/" in k]
+        listed = [lf["s3Object"] for k in ds for lf in read_gz(s, "del-bkt", k)[0]["logFiles"]]
+        logs = [k for k in keys(s, "del-bkt") if "/CloudTrail/" in k]
+        return ds if ds and set(logs) <= set(listed) else None
+    ds = wait_for(final)
+    assert len(ds) == 1   # the hourly digest is not due: this one is the final digest
+    # the name is free again, and a new trail starts a new chain
+    ct.create_trail(Name="doomed", S3BucketName="del-bkt", EnableLogFileValidation=True)
+    ct.start_logging(Name="doomed")
+    ct.stop_logging(Name="doomed")
+    ds2 = wait_for(lambda: (lambda d: d if len(d) == 2 else None)(
+        sorted(k for k in keys(s, "del-bkt") if "/CloudTrail-Digest/" in k)))
+    newest = read_gz(s, "del-bkt", [k for k in ds2 if k not in ds][0])[0]
+    assert newest["previousDigestSignature"] is None
