@@ -58,6 +58,11 @@
 
 /* ---------------------------------------------------------------- small helpers */
 
+static bool part_number(const char *s, int64_t *n);
+static gt_err decode_complete(const http_req *req, const char *b, const char *k, json_t *q, json_t *in,
+                              char *msg, size_t msgcap);
+static gt_err drop_bucket_uploads(store_txn *t, const char *b, json_t *discard);
+
 static const char *in_str(const gt_call *c, const char *name)
 {
     return json_string_value(json_object_get(c->input, name));
@@ -400,6 +405,18 @@ static gt_err s3_decode(const model_service *svc, const http_req *req, const mod
         e = GT_E_S3_KEY_TOO_LONG;
         goto out;
     }
+    if (strcmp(name, "UploadPart") == 0) {
+        int64_t pn = 0;
+        if (!part_number(json_string_value(json_object_get(q, "partNumber")), &pn)) {
+            snprintf(msg, msgcap, "Part number must be an integer between 1 and 10000, inclusive");
+            e = GT_E_S3_INVALID_ARGUMENT;
+            goto out;
+        }
+    }
+    if (strcmp(name, "CompleteMultipartUpload") == 0) {
+        e = decode_complete(req, bucket, key, q, in, msg, msgcap);
+        goto out;
+    }
     if (strcmp(name, "PutObject") == 0 || strcmp(name, "UploadPart") == 0) {
         size_t srcl = 0;
         if (http_req_header(req, "x-amz-copy-source", &srcl)) {
@@ -631,10 +648,18 @@ static gt_err h_delete_bucket(gt_call *c, store_txn *t)
         set_detail(c, "BucketName", b);
         return gt_call_fail(c, GT_E_S3_BUCKET_NOT_EMPTY, NULL);
     }
+    json_t *discard = json_array();
+    if ((e = drop_bucket_uploads(t, b, discard)) != GT_OK) {
+        json_decref(discard);
+        return e;
+    }
     store_key k = {"", "", "s3.bucket", b};
-    if (store_doc_delete(t, &k) != STORE_OK)
+    if (store_doc_delete(t, &k) != STORE_OK) {
+        json_decref(discard);
         return GT_E_UNAVAILABLE;
+    }
     c->output = out_status(204);
+    json_object_set_new(c->output, "_discard", discard);
     return GT_OK;
 }
 
@@ -825,18 +850,14 @@ static gt_err h_delete_bucket_policy(gt_call *c, store_txn *t)
 static const char *const stored_headers[] = {"Cache-Control", "Content-Disposition", "Content-Encoding",
                                              "Content-Language", "Expires", "x-amz-website-redirect-location"};
 
-static gt_err h_put_object(gt_call *c, store_txn *t)
+/* x-amz-meta-* (names lower-cased) and the stored headers of a request,
+ * as two new JSON objects. Fails the call on bad or oversized metadata. */
+static gt_err collect_meta(gt_call *c, json_t **meta_out, json_t **hdrs_out)
 {
-    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key");
-    json_t *doc;
-    gt_err e = own_bucket(c, t, b, &doc);
-    if (e != GT_OK)
-        return e;
-    json_decref(doc);
     const http_req *r = c->req;
-    /* user metadata and stored headers */
     json_t *meta = json_object(), *hdrs = json_object();
     size_t meta_bytes = 0;
+    *meta_out = *hdrs_out = NULL;
     for (size_t i = 0; i < r->n_headers; i++) {
         const http_header *h = &r->headers[i];
         if (h->name_len > 11 && strncasecmp(h->name, "x-amz-meta-", 11) == 0) {
@@ -849,7 +870,7 @@ static gt_err h_put_object(gt_call *c, store_txn *t)
             name[nl] = '\0';
             meta_bytes += nl + h->value_len;
             json_t *v = json_stringn(h->value, h->value_len);
-            if (!v) {   /* not UTF-8: keep the bytes' Latin-1 reading out; refuse */
+            if (!v) {
                 json_decref(meta);
                 json_decref(hdrs);
                 return gt_call_fail(c, GT_E_S3_INVALID_ARGUMENT, "User metadata values must be UTF-8.");
@@ -891,19 +912,20 @@ static gt_err h_put_object(gt_call *c, store_txn *t)
         if (jv)
             json_object_set_new(hdrs, stored_headers[i], jv);
     }
-    s3_object_info info = {0};
-    gt_strlcpy(info.etag, in_str(c, "_ETag"), sizeof info.etag);
-    info.size = json_integer_value(json_object_get(c->input, "_Size"));
-    info.last_modified_ms = c->now_ms;
-    if (!hdr(r, "Content-Type", info.content_type, sizeof info.content_type))
-        info.content_type[0] = '\0';
+    *meta_out = meta;
+    *hdrs_out = hdrs;
+    return GT_OK;
+}
+
+/* Commit an object whose body file is durable, with its metadata and
+ * stored headers. old gets the replaced body file ("" if none). */
+static gt_err commit_object(gt_call *c, store_txn *t, const char *b, const char *k, const char *file,
+                            const s3_object_info *info, json_t *meta, json_t *hdrs, char old[S3_FNAME_MAX])
+{
     char *meta_text = json_dumps(meta, JSON_COMPACT);
-    json_decref(meta);
-    char old[S3_FNAME_MAX];
-    e = meta_text ? s3_object_commit(t, b, k, in_str(c, "_File"), &info, meta_text, old) : GT_E_NOMEM;
+    gt_err e = meta_text ? s3_object_commit(t, b, k, file, info, meta_text, old) : GT_E_NOMEM;
     free(meta_text);
     if (e == GT_OK && json_object_size(hdrs) > 0) {
-        /* add the stored headers to the metadata doc */
         char id[S3_MAX_KEY_BYTES + 80];
         snprintf(id, sizeof id, "%s/%s", b, k);
         store_key sk = {"", "", "s3.obj", id};
@@ -921,9 +943,34 @@ static gt_err h_put_object(gt_call *c, store_txn *t)
             e = GT_E_UNAVAILABLE;
         }
     }
+    if (e == GT_E_S3_NO_SUCH_BUCKET)
+        return gt_call_fail(c, e, NULL);
+    return e;
+}
+
+static gt_err h_put_object(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key");
+    json_t *doc;
+    gt_err e = own_bucket(c, t, b, &doc);
+    if (e != GT_OK)
+        return e;
+    json_decref(doc);
+    json_t *meta, *hdrs;
+    if ((e = collect_meta(c, &meta, &hdrs)) != GT_OK)
+        return e;
+    s3_object_info info = {0};
+    gt_strlcpy(info.etag, in_str(c, "_ETag"), sizeof info.etag);
+    info.size = json_integer_value(json_object_get(c->input, "_Size"));
+    info.last_modified_ms = c->now_ms;
+    if (!hdr(c->req, "Content-Type", info.content_type, sizeof info.content_type))
+        info.content_type[0] = '\0';
+    char old[S3_FNAME_MAX];
+    e = commit_object(c, t, b, k, in_str(c, "_File"), &info, meta, hdrs, old);
+    json_decref(meta);
     json_decref(hdrs);
     if (e != GT_OK)
-        return e == GT_E_S3_NO_SUCH_BUCKET ? gt_call_fail(c, e, NULL) : e;
+        return e;
     c->output = out_status(200);
     char etag[48];
     snprintf(etag, sizeof etag, "\"%s\"", info.etag);
@@ -1160,6 +1207,419 @@ static gt_err h_delete_objects(gt_call *c, store_txn *t)
     out_xml(c->output, &x);
     json_object_set_new(c->output, "_discard", discard);
     return GT_OK;
+}
+
+/* ---------------------------------------------------------------- multipart uploads
+ *
+ * Uploads are docs of kind "s3.upload" (id = upload id, parent = bucket)
+ * holding the object's future metadata; parts are docs of kind "s3.part"
+ * (id = "<upload id>/<5-digit part number>", parent = upload id) naming a
+ * durable body file each. CompleteMultipartUpload concatenates the part
+ * files into a new body file on the HTTP worker (s3_decode) and commits
+ * the object in the handler after re-checking that the parts it used are
+ * still the upload's parts. */
+
+#define S3_MIN_PART_BYTES ((int64_t)5 * 1024 * 1024)
+#define S3_MAX_PARTS 10000
+
+static json_t *doc_get(store_txn *t, const char *kind, const char *id)
+{
+    store_key k = {"", "", kind, id};
+    char *body = NULL;
+    if (store_doc_get(t, &k, &body) != STORE_OK)
+        return NULL;
+    json_t *d = json_loads(body, 0, NULL);
+    free(body);
+    return d;
+}
+
+/* The upload doc when it exists for this bucket and key; fails the call otherwise. */
+static gt_err own_upload(gt_call *c, store_txn *t, const char *b, const char *k, const char *id, json_t **out)
+{
+    json_t *u = id ? doc_get(t, "s3.upload", id) : NULL;
+    const char *ub = json_string_value(json_object_get(u, "Bucket"));
+    const char *uk = json_string_value(json_object_get(u, "Key"));
+    if (!u || !ub || !uk || strcmp(ub, b) != 0 || strcmp(uk, k) != 0) {
+        json_decref(u);
+        if (id)
+            set_detail(c, "UploadId", id);
+        return gt_call_fail(c, GT_E_S3_NO_SUCH_UPLOAD, NULL);
+    }
+    *out = u;
+    return GT_OK;
+}
+
+static int parts_cb(void *ud, int64_t seq, const char *id, const char *body)
+{
+    json_t *d = json_loads(body, 0, NULL);
+    if (d)
+        json_array_append_new(ud, d);
+    return 0;
+}
+
+/* Delete an upload and its parts; their body files go to discard. */
+static gt_err drop_upload(store_txn *t, const char *id, json_t *discard)
+{
+    json_t *parts = json_array();
+    if (!parts || store_doc_list(t, "", "", "s3.part", id, 0, false, 0, parts_cb, parts) != STORE_OK) {
+        json_decref(parts);
+        return GT_E_UNAVAILABLE;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(parts, i, p) {
+        const char *f = json_string_value(json_object_get(p, "File"));
+        if (f)
+            json_array_append_new(discard, json_string(f));
+    }
+    json_decref(parts);
+    store_key k = {"", "", "s3.upload", id};
+    if (store_doc_delete_children(t, "", "", "s3.part", id) != STORE_OK || store_doc_delete(t, &k) != STORE_OK)
+        return GT_E_UNAVAILABLE;
+    return GT_OK;
+}
+
+static int upload_ids_cb(void *ud, int64_t seq, const char *id, const char *body)
+{
+    json_array_append_new(ud, json_string(id));
+    return 0;
+}
+
+/* Abort every unfinished upload of a bucket (DeleteBucket). */
+static gt_err drop_bucket_uploads(store_txn *t, const char *b, json_t *discard)
+{
+    json_t *ids = json_array();
+    if (!ids || store_doc_list(t, "", "", "s3.upload", b, 0, false, 0, upload_ids_cb, ids) != STORE_OK) {
+        json_decref(ids);
+        return GT_E_UNAVAILABLE;
+    }
+    gt_err e = GT_OK;
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+        if ((e = drop_upload(t, json_string_value(v), discard)) != GT_OK)
+            break;
+    }
+    json_decref(ids);
+    return e;
+}
+
+static gt_err h_create_mpu(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key");
+    json_t *bd;
+    gt_err e = own_bucket(c, t, b, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    json_t *meta, *hdrs;
+    if ((e = collect_meta(c, &meta, &hdrs)) != GT_OK)
+        return e;
+    char id[65], ctype[256] = "";
+    if (!gt_random_chars(id, 64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")) {
+        json_decref(meta);
+        json_decref(hdrs);
+        return GT_E_INTERNAL;
+    }
+    hdr(c->req, "Content-Type", ctype, sizeof ctype);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:s, s:o, s:o}", "Bucket", b, "Key", k, "UploadId", id,
+                            "Initiated", (json_int_t)c->now_ms, "ContentType", ctype, "Meta", meta, "Headers", hdrs);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text)
+        return GT_E_NOMEM;
+    store_key sk = {"", "", "s3.upload", id};
+    int rc = store_doc_put(t, &sk, b, text);
+    free(text);
+    if (rc != STORE_OK)
+        return GT_E_UNAVAILABLE;
+    s3_xbuf x = {0};
+    s3x_str(&x, S3_XML_DECL "<InitiateMultipartUploadResult xmlns=\"" S3_XML_NS "\">");
+    s3x_elem(&x, "Bucket", b);
+    s3x_elem(&x, "Key", k);
+    s3x_elem(&x, "UploadId", id);
+    s3x_str(&x, "</InitiateMultipartUploadResult>");
+    c->output = out_status(200);
+    out_xml(c->output, &x);
+    return GT_OK;
+}
+
+static bool part_number(const char *s, int64_t *n)
+{
+    return s && gt_parse_i64(s, strlen(s), n) && *n >= 1 && *n <= S3_MAX_PARTS;
+}
+
+static gt_err h_upload_part(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key"), *id = q_get(c, "uploadId");
+    json_t *bd, *u;
+    gt_err e = own_bucket(c, t, b, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    if ((e = own_upload(c, t, b, k, id, &u)) != GT_OK)
+        return e;
+    json_decref(u);
+    int64_t n = 0;
+    part_number(q_get(c, "partNumber"), &n);
+    char pid[128];
+    snprintf(pid, sizeof pid, "%s/%05lld", id, (long long)n);
+    json_t *prev = doc_get(t, "s3.part", pid);
+    json_t *discard = json_array();
+    if (prev && json_string_value(json_object_get(prev, "File")))
+        json_array_append(discard, json_object_get(prev, "File"));
+    json_decref(prev);
+    json_t *doc = json_pack("{s:s, s:I, s:s, s:s, s:I, s:I}", "Bucket", b, "PartNumber", (json_int_t)n, "File",
+                            in_str(c, "_File"), "ETag", in_str(c, "_ETag"), "Size",
+                            json_integer_value(json_object_get(c->input, "_Size")), "LastModified",
+                            (json_int_t)c->now_ms);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    store_key sk = {"", "", "s3.part", pid};
+    if (!text || store_doc_put(t, &sk, id, text) != STORE_OK) {
+        free(text);
+        json_decref(discard);
+        return text ? GT_E_UNAVAILABLE : GT_E_NOMEM;
+    }
+    free(text);
+    c->output = out_status(200);
+    char etag[48];
+    snprintf(etag, sizeof etag, "\"%s\"", in_str(c, "_ETag"));
+    out_header(c->output, "ETag", etag);
+    json_object_set_new(c->output, "_discard", discard);
+    return GT_OK;
+}
+
+static gt_err h_abort_mpu(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key"), *id = q_get(c, "uploadId");
+    json_t *bd, *u;
+    gt_err e = own_bucket(c, t, b, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    if ((e = own_upload(c, t, b, k, id, &u)) != GT_OK)
+        return e;
+    json_decref(u);
+    json_t *discard = json_array();
+    if ((e = drop_upload(t, id, discard)) != GT_OK) {
+        json_decref(discard);
+        return e;
+    }
+    c->output = out_status(204);
+    json_object_set_new(c->output, "_discard", discard);
+    return GT_OK;
+}
+
+static gt_err h_complete_mpu(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key"), *id = q_get(c, "uploadId");
+    json_t *bd, *u;
+    gt_err e = own_bucket(c, t, b, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    if ((e = own_upload(c, t, b, k, id, &u)) != GT_OK)
+        return e;
+    if (!in_str(c, "_File")) {   /* the upload appeared after decode looked */
+        json_decref(u);
+        return gt_call_fail(c, GT_E_S3_NO_SUCH_UPLOAD, NULL);
+    }
+    /* the parts decode concatenated must still be this upload's parts */
+    size_t i;
+    json_t *used;
+    json_array_foreach(json_object_get(c->input, "_Parts"), i, used) {
+        json_t *p = doc_get(t, "s3.part", json_string_value(json_object_get(used, "Id")));
+        const char *f = json_string_value(json_object_get(p, "File"));
+        bool same = f && strcmp(f, json_string_value(json_object_get(used, "File"))) == 0;
+        json_decref(p);
+        if (!same) {
+            json_decref(u);
+            return gt_call_fail(c, GT_E_S3_INVALID_PART, NULL);
+        }
+    }
+    s3_object_info info = {0};
+    gt_strlcpy(info.etag, in_str(c, "_ETag"), sizeof info.etag);
+    info.size = json_integer_value(json_object_get(c->input, "_Size"));
+    info.last_modified_ms = c->now_ms;
+    gt_strlcpy(info.content_type, json_string_value(json_object_get(u, "ContentType")) ?: "",
+               sizeof info.content_type);
+    char old[S3_FNAME_MAX];
+    e = commit_object(c, t, b, k, in_str(c, "_File"), &info, json_object_get(u, "Meta"),
+                      json_object_get(u, "Headers"), old);
+    json_decref(u);
+    if (e != GT_OK)
+        return e;
+    json_t *discard = json_array();
+    if ((e = drop_upload(t, id, discard)) != GT_OK) {
+        json_decref(discard);
+        return e;
+    }
+    if (old[0])
+        json_array_append_new(discard, json_string(old));
+    char etag[48], loc[2200];
+    snprintf(etag, sizeof etag, "\"%s\"", info.etag);
+    size_t hl = 0;
+    const char *host = http_req_header(c->req, "Host", &hl);
+    snprintf(loc, sizeof loc, "http://%.*s/%s/%s", (int)(hl > 255 ? 255 : hl), host ? host : "", b, k);
+    s3_xbuf x = {0};
+    s3x_str(&x, S3_XML_DECL "<CompleteMultipartUploadResult xmlns=\"" S3_XML_NS "\">");
+    s3x_elem(&x, "Location", loc);
+    s3x_elem(&x, "Bucket", b);
+    s3x_elem(&x, "Key", k);
+    s3x_elem(&x, "ETag", etag);
+    s3x_str(&x, "</CompleteMultipartUploadResult>");
+    c->output = out_status(200);
+    out_xml(c->output, &x);
+    json_object_set_new(c->output, "_discard", discard);
+    return GT_OK;
+}
+
+/* Decode side of CompleteMultipartUpload: parse the part list, check it
+ * against the stored parts, concatenate them into a new durable body. */
+typedef struct mpu_read {
+    const char *bucket, *key, *id;
+    json_t *upload, *parts;
+} mpu_read;
+
+static gt_err mpu_read_job(store_txn *t, void *ud)
+{
+    mpu_read *r = ud;
+    r->upload = doc_get(t, "s3.upload", r->id);
+    r->parts = json_array();
+    if (!r->parts)
+        return GT_E_NOMEM;
+    if (r->upload && store_doc_list(t, "", "", "s3.part", r->id, 0, false, 0, parts_cb, r->parts) != STORE_OK)
+        return GT_E_UNAVAILABLE;
+    return GT_OK;
+}
+
+static void strip_quotes(const char *in, char *out, size_t cap)
+{
+    size_t n = strlen(in);
+    if (n >= 2 && in[0] == '"' && in[n - 1] == '"') {
+        in++;
+        n -= 2;
+    }
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, in, n);
+    out[n] = '\0';
+}
+
+static gt_err decode_complete(const http_req *req, const char *b, const char *k, json_t *q, json_t *in,
+                              char *msg, size_t msgcap)
+{
+    const char *id = json_string_value(json_object_get(q, "uploadId"));
+    s3_store *s = s3_store_default();
+    if (!s)
+        return GT_E_UNAVAILABLE;
+    mpu_read r = {b, k, id, NULL, NULL};
+    gt_err e = store_read(s3_store_db(s), mpu_read_job, &r);
+    const char *ub = json_string_value(json_object_get(r.upload, "Bucket"));
+    const char *uk = json_string_value(json_object_get(r.upload, "Key"));
+    xmlDocPtr d = NULL;
+    const char **files = NULL;
+    json_t *used = json_array();
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (e != GT_OK)
+        goto out;
+    if (!r.upload || !ub || !uk || strcmp(ub, b) != 0 || strcmp(uk, k) != 0) {
+        e = GT_OK;   /* the handler answers NoSuchUpload */
+        goto out;
+    }
+    d = xml_parse(req);
+    xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL;
+    if (!root || strcmp((const char *)root->name, "CompleteMultipartUpload") != 0) {
+        e = GT_E_S3_MALFORMED_XML;
+        goto out;
+    }
+    size_t n = 0;
+    for (xmlNodePtr p = root->children; p; p = p->next)
+        if (p->type == XML_ELEMENT_NODE && strcmp((const char *)p->name, "Part") == 0)
+            n++;
+    if (n == 0 || n > S3_MAX_PARTS) {
+        snprintf(msg, msgcap, "You must specify at least one part");
+        e = n ? GT_E_S3_MALFORMED_XML : GT_E_S3_INVALID_REQUEST;
+        goto out;
+    }
+    files = calloc(n, sizeof *files);
+    if (!files || !used || !md || !EVP_DigestInit_ex(md, EVP_md5(), NULL)) {
+        e = GT_E_NOMEM;
+        goto out;
+    }
+    int64_t last = 0;
+    size_t i = 0;
+    for (xmlNodePtr p = root->children; p; p = p->next) {
+        if (p->type != XML_ELEMENT_NODE || strcmp((const char *)p->name, "Part") != 0)
+            continue;
+        char *pn = xml_text(xml_child(p, "PartNumber"));
+        char *et = xml_text(xml_child(p, "ETag"));
+        int64_t num = 0;
+        bool ok_num = part_number(pn, &num);
+        char want[80] = "";
+        if (et)
+            strip_quotes(et, want, sizeof want);
+        xmlFree(pn);
+        xmlFree(et);
+        if (!ok_num) {
+            e = GT_E_S3_MALFORMED_XML;
+            goto out;
+        }
+        if (num <= last) {
+            e = GT_E_S3_INVALID_PART_ORDER;
+            goto out;
+        }
+        last = num;
+        json_t *part = NULL, *pj;
+        size_t j;
+        json_array_foreach(r.parts, j, pj) {
+            if (json_integer_value(json_object_get(pj, "PartNumber")) == num)
+                part = pj;
+        }
+        const char *etag = json_string_value(json_object_get(part, "ETag"));
+        if (!part || !etag || strcmp(etag, want) != 0) {
+            e = GT_E_S3_INVALID_PART;
+            goto out;
+        }
+        if (i + 1 < n && json_integer_value(json_object_get(part, "Size")) < S3_MIN_PART_BYTES) {
+            e = GT_E_S3_ENTITY_TOO_SMALL;
+            goto out;
+        }
+        unsigned char bin[16];
+        if (strlen(etag) != 32 || !gt_unhex(etag, bin, 16) || !EVP_DigestUpdate(md, bin, 16)) {
+            e = GT_E_S3_INVALID_PART;
+            goto out;
+        }
+        files[i++] = json_string_value(json_object_get(part, "File"));
+        char pid[128];
+        snprintf(pid, sizeof pid, "%s/%05lld", id, (long long)num);
+        json_array_append_new(used, json_pack("{s:s, s:s}", "Id", pid, "File", files[i - 1]));
+    }
+    unsigned char dig[16];
+    unsigned int dl = 0;
+    if (!EVP_DigestFinal_ex(md, dig, &dl)) {
+        e = GT_E_INTERNAL;
+        goto out;
+    }
+    char hex[33], etag[40], fname[S3_FNAME_MAX];
+    gt_hex(dig, 16, hex);
+    snprintf(etag, sizeof etag, "%s-%zu", hex, n);
+    int64_t size = 0;
+    if ((e = s3_body_concat(s, b, k, files, n, fname, &size)) != GT_OK)
+        goto out;
+    json_object_set_new(in, "_File", json_string(fname));
+    json_object_set_new(in, "_ETag", json_string(etag));
+    json_object_set_new(in, "_Size", json_integer((json_int_t)size));
+    json_object_set(in, "_Parts", used);
+out:
+    EVP_MD_CTX_free(md);
+    free(files);
+    json_decref(used);
+    xmlFreeDoc(d);
+    json_decref(r.upload);
+    json_decref(r.parts);
+    return e;
 }
 
 /* ---------------------------------------------------------------- listing */
@@ -1420,7 +1880,10 @@ static const struct {
     gt_handler h;
     bool recorded;   /* bucket-level management call: a CloudTrail event */
 } handlers[] = {
+    {"AbortMultipartUpload", h_abort_mpu, false},
+    {"CompleteMultipartUpload", h_complete_mpu, false},
     {"CreateBucket", h_create_bucket, true},
+    {"CreateMultipartUpload", h_create_mpu, false},
     {"DeleteBucket", h_delete_bucket, true},
     {"DeleteBucketPolicy", h_delete_bucket_policy, true},
     {"DeleteObject", h_delete_object, false},
@@ -1435,6 +1898,7 @@ static const struct {
     {"ListObjectsV2", h_list_objects_v2, false},
     {"PutBucketPolicy", h_put_bucket_policy, true},
     {"PutObject", h_put_object, false},
+    {"UploadPart", h_upload_part, false},
 };
 
 static gt_handler s3_handler_for(const char *op)

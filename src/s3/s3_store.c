@@ -22,8 +22,9 @@
  *  - Each PUT writes a fresh file name, so an overwrite never changes
  *    bytes a reader (or an uncommitted metadata row) refers to; readers
  *    that opened a file keep it readable after it is unlinked.
- *  - Files not named by any metadata (crash between phases, temporary
- *    files) are removed by s3_store_open before the server serves.
+ *  - Files not named by any metadata (object docs "s3.obj" or multipart
+ *    part docs "s3.part"; crash between phases, temporary files) are
+ *    removed by s3_store_open before the server serves.
  */
 #include "s3/s3_store.h"
 
@@ -187,7 +188,10 @@ static int collect_cb(void *ud, int64_t seq, const char *id, const char *body)
 
 static gt_err collect_job(store_txn *t, void *ud)
 {
+    /* bodies named by objects, and by parts of unfinished multipart uploads */
     int rc = store_doc_list(t, "", "", S3_KIND_OBJ, NULL, 0, false, 0, collect_cb, ud);
+    if (rc == STORE_OK)
+        rc = store_doc_list(t, "", "", "s3.part", NULL, 0, false, 0, collect_cb, ud);
     return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
 }
 
@@ -344,6 +348,83 @@ gt_err s3_body_write(s3_store *s, const char *bucket, const char *key, const voi
     }
     return GT_OK;
 fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return GT_E_UNAVAILABLE;
+}
+
+gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const char *const *parts,
+                      size_t n_parts, char fname[S3_FNAME_MAX], int64_t *size_out)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX], fin[PATH_MAX], kh[65], rnd[17];
+    *size_out = 0;
+    if (!bucket_dir(s, bucket, dir, sizeof dir) || ensure_dir(dir, s->root) != 0)
+        return GT_E_UNAVAILABLE;
+    if (!gt_random_chars(rnd, 16, "0123456789abcdef"))
+        return GT_E_UNAVAILABLE;
+    sha256_hex(key, kh);
+    snprintf(fname, S3_FNAME_MAX, "%s.%s", kh, rnd);
+    if (snprintf(tmp, sizeof tmp, "%s/.tmp.%s", dir, rnd) >= (int)sizeof tmp ||
+        snprintf(fin, sizeof fin, "%s/%s", dir, fname) >= (int)sizeof fin)
+        return GT_E_UNAVAILABLE;
+    enum { BLOCK = 1 << 20 };
+    unsigned char *buf = malloc(BLOCK);
+    if (!buf)
+        return GT_E_NOMEM;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(buf);
+        return GT_E_UNAVAILABLE;
+    }
+    int64_t total = 0;
+    for (size_t i = 0; i < n_parts; i++) {
+        int in = s3_body_open(s, bucket, parts[i]);
+        if (in < 0)
+            goto fail;
+        for (;;) {
+            ssize_t r = read(in, buf, BLOCK);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                close(in);
+                goto fail;
+            }
+            if (r == 0)
+                break;
+            for (ssize_t off = 0; off < r;) {
+                ssize_t w = write(fd, buf + off, (size_t)(r - off));
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0) {
+                    close(in);
+                    goto fail;
+                }
+                off += w;
+            }
+            total += r;
+        }
+        close(in);
+    }
+    free(buf);
+    buf = NULL;
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, fin) != 0)
+        goto fail;
+    if (fsync_dir(dir) != 0) {
+        unlink(fin);
+        return GT_E_UNAVAILABLE;
+    }
+    *size_out = total;
+    return GT_OK;
+fail:
+    free(buf);
     if (fd >= 0)
         close(fd);
     unlink(tmp);

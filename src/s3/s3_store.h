@@ -78,6 +78,11 @@ store *s3_store_db(s3_store *s);
  * I/O failure (no file is left behind). */
 gt_err s3_body_write(s3_store *s, const char *bucket, const char *key, const void *data,
                      size_t len, char fname[S3_FNAME_MAX], char etag[33]);
+/* Phase 1 for CompleteMultipartUpload: concatenate existing body files
+ * parts[0..n) of bucket into a new durable body file (same guarantees as
+ * s3_body_write). *size_out gets its length. */
+gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const char *const *parts,
+                      size_t n_parts, char fname[S3_FNAME_MAX], int64_t *size_out);
 /* Remove a body file (after its metadata was replaced/deleted and that is
  * committed, or when phase 2 failed). Missing files are ignored. */
 void s3_body_discard(s3_store *s, const char *bucket, const char *fname);

@@ -491,3 +491,95 @@ def test_aws_cli_s3(aws, server, tmp_path):
     assert rc == 0, errtext
     rc, out, errtext = aws("s3", "rb", "s3://cli-bucket")
     assert rc == 0, errtext
+
+
+# ---------------------------------------------------------------- multipart uploads
+
+MiB = 1024 * 1024
+
+
+def test_multipart_upload(server):
+    c = s3(server)
+    c.create_bucket(Bucket="mpu")
+    parts = [os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(1234)]
+    up = c.create_multipart_upload(Bucket="mpu", Key="big/obj", ContentType="video/mp4", Metadata={"k": "v"})
+    uid = up["UploadId"]
+    etags = []
+    for n, p in enumerate(parts, 1):
+        r = c.upload_part(Bucket="mpu", Key="big/obj", UploadId=uid, PartNumber=n, Body=p)
+        assert r["ETag"] == f'"{hashlib.md5(p).hexdigest()}"'
+        etags.append(r["ETag"])
+    # re-uploading a part replaces it
+    parts[1] = os.urandom(5 * MiB)
+    etags[1] = c.upload_part(Bucket="mpu", Key="big/obj", UploadId=uid, PartNumber=2, Body=parts[1])["ETag"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:   # wrong ETag for part 1
+        c.complete_multipart_upload(Bucket="mpu", Key="big/obj", UploadId=uid, MultipartUpload={"Parts": [
+            {"PartNumber": 1, "ETag": etags[1]}, {"PartNumber": 2, "ETag": etags[1]}]})
+    assert err(e) == ("InvalidPart", 400)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.complete_multipart_upload(Bucket="mpu", Key="big/obj", UploadId=uid, MultipartUpload={"Parts": [
+            {"PartNumber": 2, "ETag": etags[1]}, {"PartNumber": 1, "ETag": etags[0]}]})
+    assert err(e) == ("InvalidPartOrder", 400)
+    with pytest.raises(botocore.exceptions.ClientError) as e:   # a small part that is not the last
+        c.complete_multipart_upload(Bucket="mpu", Key="big/obj", UploadId=uid, MultipartUpload={"Parts": [
+            {"PartNumber": 3, "ETag": etags[2]}, {"PartNumber": 4, "ETag": etags[2]}]})
+    assert err(e)[1] == 400
+    r = c.complete_multipart_upload(Bucket="mpu", Key="big/obj", UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": n, "ETag": t} for n, t in enumerate(etags, 1)]})
+    want = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-3"
+    assert r["ETag"] == f'"{want}"'
+    g = c.get_object(Bucket="mpu", Key="big/obj")
+    assert g["Body"].read() == b"".join(parts)
+    assert g["ETag"] == f'"{want}"' and g["ContentType"] == "video/mp4" and g["Metadata"] == {"k": "v"}
+    # parts are gone: one body file left
+    files = [f for d, _, fs in os.walk(os.path.join(server.data_dir, "s3")) for f in fs]
+    assert len(files) == 1, files
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.upload_part(Bucket="mpu", Key="big/obj", UploadId=uid, PartNumber=1, Body=b"x")
+    assert err(e) == ("NoSuchUpload", 404)
+
+
+def test_multipart_abort_and_transfer(server):
+    c = s3(server)
+    c.create_bucket(Bucket="mpu2")
+    uid = c.create_multipart_upload(Bucket="mpu2", Key="k")["UploadId"]
+    c.upload_part(Bucket="mpu2", Key="k", UploadId=uid, PartNumber=1, Body=b"abc")
+    c.abort_multipart_upload(Bucket="mpu2", Key="k", UploadId=uid)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.abort_multipart_upload(Bucket="mpu2", Key="k", UploadId=uid)
+    assert err(e) == ("NoSuchUpload", 404)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.upload_part(Bucket="mpu2", Key="k", UploadId="nope", PartNumber=0, Body=b"x")
+    assert err(e) == ("InvalidArgument", 400)
+    # boto3's managed transfer splits at the threshold
+    import boto3.s3.transfer
+    data = os.urandom(12 * MiB + 7)
+    cfg = boto3.s3.transfer.TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+    c.upload_fileobj(io.BytesIO(data), "mpu2", "managed", Config=cfg)
+    h = c.head_object(Bucket="mpu2", Key="managed")
+    assert h["ContentLength"] == len(data) and h["ETag"].endswith('-3"')
+    out = io.BytesIO()
+    c.download_fileobj("mpu2", "managed", out, Config=cfg)
+    assert out.getvalue() == data
+    # an unfinished upload does not block DeleteBucket's emptiness check but goes with the bucket
+    uid = c.create_multipart_upload(Bucket="mpu2", Key="pending")["UploadId"]
+    c.upload_part(Bucket="mpu2", Key="pending", UploadId=uid, PartNumber=1, Body=b"abc")
+    c.delete_object(Bucket="mpu2", Key="managed")
+    c.delete_bucket(Bucket="mpu2")
+    files = [f for d, _, fs in os.walk(os.path.join(server.data_dir, "s3")) for f in fs]
+    assert files == []
+
+
+def test_aws_cli_multipart(aws, server, tmp_path):
+    data = os.urandom(17 * MiB + 5)   # > 8 MB: the CLI uploads in 8 MB parts
+    src = tmp_path / "big.bin"
+    src.write_bytes(data)
+    assert aws("s3", "mb", "s3://cli-mpu")[0] == 0
+    rc, out, errtext = aws("s3", "cp", str(src), "s3://cli-mpu/big.bin")
+    assert rc == 0, errtext
+    rc, out, errtext = aws("s3api", "head-object", "--bucket", "cli-mpu", "--key", "big.bin")
+    assert rc == 0 and out["ContentLength"] == len(data) and out["ETag"].endswith('-3"'), (out, errtext)
+    dst = tmp_path / "back.bin"
+    rc, out, errtext = aws("s3", "cp", "s3://cli-mpu/big.bin", str(dst))
+    assert rc == 0, errtext
+    assert dst.read_bytes() == data
