@@ -2,6 +2,7 @@
  * main.c: the `greentrail` command.
  *
  *   greentrail serve [options]   run the server (see --help)
+ *   greentrail validate [options] check a trail's digests offline (cloudtrail/ct_validate.c)
  *   greentrail version
  *
  * `serve` opens the store, bootstraps the account's credentials on first
@@ -20,6 +21,7 @@
 #include "auth/identity.h"
 #include "cloudtrail/ct_deliver.h"
 #include "cloudtrail/ct_digest.h"
+#include "cloudtrail/ct_validate.h"
 #include "config.h"
 #include "http/server.h"
 #include "s3/s3_store.h"
@@ -220,11 +222,14 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         printf("usage: greentrail <command> [options]\n\ncommands:\n"
                "  serve     run the server (greentrail serve --help)\n"
+               "  validate  check a trail's digests and log files offline (greentrail validate --help)\n"
                "  version   print the version\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "validate") == 0)
+        return ct_validate_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("greentrail %s\n", GT_VERSION);
         return 0;
