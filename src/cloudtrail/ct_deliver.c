@@ -19,6 +19,12 @@
  * and the job first checks that the trail still exists with the same uid,
  * so a deleted trail is not resurrected.
  *
+ * Regions: a multi-region trail's digest chain for its home region starts
+ * with logging; another region's chain starts with the first log file
+ * delivered for it (AWS runs one per enabled region from the start; we
+ * serve every region, so chains are made where there is something to
+ * cover, then kept hourly, empty or not).
+ *
  * Deleted trails: DeleteTrail leaves a tombstone (the trail stopped at the
  * DeleteTrail record, plus this worker's state) that the worker finishes
  * like a stopped trail (deliver up to the stop, final digest) and then

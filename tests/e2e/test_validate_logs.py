@@ -128,6 +128,9 @@ def test_digest_files(world):
         raw = gzip.decompress(s3(s).get_object(Bucket="val-bkt", Key=k)["Body"].read())
         prev = (d, resp, raw)
     assert any(not d["logFiles"] for d, _ in chain) or len(chain) >= 3
+    st = s.client("cloudtrail").get_trail_status(Name="v-ok")
+    assert "LatestDigestDeliveryTime" in st and "LatestDigestDeliveryError" not in st
+    assert st["LatestDigestDeliveryTime"].timestamp() >= start
 
 
 @pytest.mark.parametrize("cli", CLI_PARAMS, ids=CLI_IDS)
