@@ -158,3 +158,27 @@ def test_validate_logs_detects_tampering(world, cli, tmp_path, trail, expect):
     assert rc == 1, out + err
     assert expect.format(victim=info[trail]["victim"]) in out + err, out + err
     assert "INVALID" in out + err
+
+
+@pytest.mark.parametrize("cli", CLI_PARAMS, ids=CLI_IDS)
+def test_multi_region_shadow_digests(make_server, cli, tmp_path):
+    """A multi-region trail keeps one digest chain per source region, each
+    under CloudTrail-Digest/<src-region>/ with the home region in the name
+    (§3.1); validate-logs --region <src> checks the shadow region's chain."""
+    s = make_server(args=FAST)
+    make_bucket(s, "mr-bkt")
+    ct = s.client("cloudtrail")
+    ct.create_trail(Name="mr-trail", S3BucketName="mr-bkt", IsMultiRegionTrail=True, EnableLogFileValidation=True)
+    start = time.time() - 60
+    ct.start_logging(Name="mr-trail")
+    s.client("greengrass", region="eu-west-1").create_group(Name="eu")
+
+    def eu_digests_with_logs():
+        ds = [k for k in keys(s, "mr-bkt") if "/CloudTrail-Digest/eu-west-1/" in k]
+        return ds if any(read_gz(s, "mr-bkt", k)[0]["logFiles"] for k in ds) else None
+    ds = wait_for(eu_digests_with_logs)
+    assert all(k.split("/")[-1].startswith(f"{ACCOUNT}_CloudTrail-Digest_eu-west-1_mr-trail_us-east-1_") for k in ds)
+    rc, out, err = run_validate_logs(s, cli, tmp_path, ARN + "mr-trail", start, region="eu-west-1")
+    assert rc == 0, out + err
+    assert "INVALID" not in out and "/CloudTrail/eu-west-1/" in out and "/CloudTrail/us-east-1/" not in out, out
+    assert re.search(r"([1-9]\d*)/\1 log files valid", out), out

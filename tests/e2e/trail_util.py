@@ -80,7 +80,7 @@ def delivered_records(server, bucket, prefix=""):
     return recs
 
 
-def run_validate_logs(server, cli, tmp_path, trail_arn, start, extra=()):
+def run_validate_logs(server, cli, tmp_path, trail_arn, start, extra=(), region=REGION):
     """validate-logs with every call (CloudTrail and S3) sent to the server.
 
     v1 (botocore >= 1.31) honours AWS_ENDPOINT_URL for all clients; v2.9.19
@@ -103,7 +103,7 @@ def run_validate_logs(server, cli, tmp_path, trail_arn, start, extra=()):
                    "type": "endpoint"}]}))
     env["AWS_DATA_PATH"] = str(tmp_path / "aws-data")
     start_s = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
-    p = subprocess.run([cli, "cloudtrail", "validate-logs", "--endpoint-url", server.url, "--region", REGION,
+    p = subprocess.run([cli, "cloudtrail", "validate-logs", "--endpoint-url", server.url, "--region", region,
                         "--trail-arn", trail_arn, "--start-time", start_s, "--verbose"] + list(extra),
                        capture_output=True, text=True, env=env, timeout=180)
     return p.returncode, p.stdout, p.stderr

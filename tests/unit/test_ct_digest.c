@@ -138,12 +138,47 @@ static void test_sign_verify(void **state)
     ct_digest_shutdown();
 }
 
+/* A key older than its signing period is replaced; both stay listed while
+ * their validity windows overlap the asked range. */
+static void test_rotation(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gt-ct-rotate-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[256], sig[513], fp_old[33], fp_new[33];
+    assert_true(ct_digest_init(dir, err, sizeof err));
+    assert_true(ct_digest_sign("eu-west-1", "m", sig, fp_old));
+    ct_digest_shutdown();
+    /* age the key file: 30.5 days old */
+    char kdir[512], from[1024] = "", to[1024];
+    snprintf(kdir, sizeof kdir, "%s/cloudtrail-keys/eu-west-1", dir);
+    DIR *d = opendir(kdir);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            snprintf(from, sizeof from, "%s/%s", kdir, e->d_name);
+    closedir(d);
+    long long old = (long long)(gt_now_ms() / 1000) - 30 * 86400 - 43200;
+    snprintf(to, sizeof to, "%s/%lld.pem", kdir, old);
+    assert_int_equal(rename(from, to), 0);
+    assert_true(ct_digest_init(dir, err, sizeof err));
+    assert_true(ct_digest_sign("eu-west-1", "m", sig, fp_new));
+    assert_string_not_equal(fp_old, fp_new);
+    json_t *keys;
+    list_keys(&keys);   /* now: both windows overlap (31-day validity) */
+    assert_int_equal(json_array_size(keys), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(keys, 0), "Fingerprint")), fp_new);
+    json_decref(keys);
+    ct_digest_shutdown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_string_to_sign),
         cmocka_unit_test(test_sign_verify),
+        cmocka_unit_test(test_rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
