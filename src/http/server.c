@@ -129,13 +129,16 @@ static enum MHD_Result send_resp(struct MHD_Connection *con, http_resp *out)
     return ret;
 }
 
-/* S3 object PUTs (header-signed for service s3) get their own, larger cap. */
-static size_t body_limit(const http_server *s, struct MHD_Connection *con, const char *method)
+/* S3 object PUTs (signed for service s3, in the header or a presigned
+ * URL's credential) get their own, larger cap. */
+static size_t body_limit(const http_server *s, struct MHD_Connection *con, const char *method,
+                         const char *uri)
 {
     if (s->o.max_s3_put_body <= s->o.max_body || strcmp(method, "PUT") != 0)
         return s->o.max_body;
     const char *a = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
-    return a && strstr(a, "/s3/aws4_request") ? s->o.max_s3_put_body : s->o.max_body;
+    bool s3 = (a && strstr(a, "/s3/aws4_request")) || (uri && strstr(uri, "%2Fs3%2Faws4_request"));
+    return s3 ? s->o.max_s3_put_body : s->o.max_body;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
@@ -147,7 +150,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     if (!rs)
         return MHD_NO;
     if (!rs->cap_limit)
-        rs->cap_limit = body_limit(s, con, method);
+        rs->cap_limit = body_limit(s, con, method, rs->uri);
     if (*upload_size) {
         if (!rs->too_big) {
             if (rs->len + *upload_size > rs->cap_limit) {

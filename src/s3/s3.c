@@ -3,9 +3,14 @@
  * URLs http://HOST/bucket/key).
  *
  * What: buckets (Create/Head/Delete/List, GetBucketLocation, bucket
- * policies), objects (Put/Get/Head/Delete, DeleteObjects, ListObjects v1
- * and v2) with user metadata, ETag, Range reads, aws-chunked uploads and
- * flexible checksums. Storage is s3_store (documents + body files).
+ * policies), objects (Put/Get/Head/Delete/Copy, DeleteObjects, ListObjects
+ * v1 and v2, multipart Create/UploadPart/Complete/Abort) with user
+ * metadata, ETag, Range reads, If-Match/If-None-Match, aws-chunked uploads
+ * (chunk signatures verified) and flexible checksums (CRC32, CRC32C,
+ * CRC64NVME, SHA1, SHA256, Content-MD5). Not served (501 NotImplemented):
+ * versioning, ACLs, tagging, ListParts, ListMultipartUploads,
+ * UploadPartCopy and the other bucket sub-resources. Storage is s3_store
+ * (documents + body files).
  *
  * How it plugs in (api/service.h): the generic rest-json decoder does not
  * fit S3 (XML or raw bodies, sub-resources chosen by bare query words), so
@@ -18,6 +23,8 @@
  *     commit; encode_error unlinks the new one when the call failed.
  *   - GetObject: the handler opens the body file (so a concurrent
  *     overwrite cannot pull it away) and encode_ok reads the bytes.
+ *   - CompleteMultipartUpload and CopyObject: decode builds the new body
+ *     file from existing ones (s3_body_concat / s3_body_copy).
  * Handler outputs use private members ("_xml", "_status", "_headers",
  * "_fd", ...) that encode_ok turns into the HTTP response; S3 calls are
  * never rendered as JSON.
@@ -62,6 +69,8 @@ static bool part_number(const char *s, int64_t *n);
 static gt_err decode_complete(const http_req *req, const char *b, const char *k, json_t *q, json_t *in,
                               char *msg, size_t msgcap);
 static gt_err drop_bucket_uploads(store_txn *t, const char *b, json_t *discard);
+static gt_err decode_copy(const http_req *req, const char *b, const char *k, json_t *in, char *msg,
+                          size_t msgcap);
 
 static const char *in_str(const gt_call *c, const char *name)
 {
@@ -389,6 +398,13 @@ static gt_err s3_decode(const model_service *svc, const http_req *req, const mod
     if ((e = parse_query(req, q, msg, msgcap)) != GT_OK)
         goto out;
     const char *name = route(req->method, bucket != NULL, key != NULL, q);
+    size_t srcl = 0;
+    if (name && http_req_header(req, "x-amz-copy-source", &srcl)) {
+        if (strcmp(name, "PutObject") == 0)
+            name = "CopyObject";
+        else if (strcmp(name, "UploadPart") == 0)
+            name = "UploadPartCopy";
+    }
     const model_op *op = name ? model_find_op(svc, name) : NULL;
     if (!op) {
         snprintf(msg, msgcap, "The specified method is not allowed against this resource.");
@@ -417,14 +433,11 @@ static gt_err s3_decode(const model_service *svc, const http_req *req, const mod
         e = decode_complete(req, bucket, key, q, in, msg, msgcap);
         goto out;
     }
+    if (strcmp(name, "CopyObject") == 0) {
+        e = decode_copy(req, bucket, key, in, msg, msgcap);
+        goto out;
+    }
     if (strcmp(name, "PutObject") == 0 || strcmp(name, "UploadPart") == 0) {
-        size_t srcl = 0;
-        if (http_req_header(req, "x-amz-copy-source", &srcl)) {
-            snprintf(msg, msgcap, "%s is not supported by greentrail yet.",
-                     strcmp(name, "PutObject") == 0 ? "CopyObject" : "UploadPartCopy");
-            e = GT_E_NOT_IMPLEMENTED;
-            goto out;
-        }
         s3_chunk_out dec;
         const unsigned char *data;
         size_t len;
@@ -1622,6 +1635,139 @@ out:
     return e;
 }
 
+/* ---------------------------------------------------------------- CopyObject
+ *
+ * decode_copy (HTTP worker) resolves x-amz-copy-source against a snapshot
+ * and copies the source body into a new durable file; the handler checks
+ * access and commits the destination. The copy is the source as of that
+ * snapshot, which is a state the source really had. */
+
+typedef struct copy_read {
+    const char *bucket, *key;
+    json_t *bucket_doc, *obj;
+} copy_read;
+
+static gt_err copy_read_job(store_txn *t, void *ud)
+{
+    copy_read *r = ud;
+    r->bucket_doc = s3_bucket_doc(t, r->bucket);
+    r->obj = r->bucket_doc ? obj_doc(t, r->bucket, r->key) : NULL;
+    return GT_OK;
+}
+
+static gt_err decode_copy(const http_req *req, const char *b, const char *k, json_t *in, char *msg,
+                          size_t msgcap)
+{
+    size_t n = 0;
+    const char *v = http_req_header(req, "x-amz-copy-source", &n);
+    size_t end = 0;
+    while (end < n && v[end] != '?')
+        end++;
+    char *src = s3_pct_decode(v, end, false);
+    if (!src) {
+        snprintf(msg, msgcap, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+        return GT_E_S3_INVALID_ARGUMENT;
+    }
+    const char *p = src[0] == '/' ? src + 1 : src;
+    const char *slash = strchr(p, '/');
+    if (!slash || slash == p || !slash[1] || strlen(slash + 1) > S3_MAX_KEY_BYTES) {
+        free(src);
+        snprintf(msg, msgcap, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+        return GT_E_S3_INVALID_ARGUMENT;
+    }
+    char *sb = strndup(p, (size_t)(slash - p));
+    const char *sk = slash + 1;
+    json_object_set_new(in, "_SrcBucket", json_string(sb ? sb : ""));
+    json_object_set_new(in, "_SrcKey", json_string(sk));
+    s3_store *s = s3_store_default();
+    copy_read r = {sb, sk, NULL, NULL};
+    gt_err e = sb && s ? store_read(s3_store_db(s), copy_read_job, &r) : GT_E_NOMEM;
+    const char *sf = json_string_value(json_object_get(r.obj, "File"));
+    if (e == GT_OK && sf) {
+        char fname[S3_FNAME_MAX], etag[33];
+        int64_t size = 0;
+        e = s3_body_copy(s, sb, sf, b, k, fname, &size, etag);
+        if (e == GT_OK) {
+            json_object_set_new(in, "_File", json_string(fname));
+            json_object_set_new(in, "_ETag", json_string(etag));
+            json_object_set_new(in, "_Size", json_integer((json_int_t)size));
+            json_object_set(in, "_Src", r.obj);
+        }
+    }
+    /* a missing source bucket or key is answered by the handler */
+    json_decref(r.bucket_doc);
+    json_decref(r.obj);
+    free(sb);
+    free(src);
+    return e;
+}
+
+static gt_err h_copy_object(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key");
+    const char *sb = in_str(c, "_SrcBucket"), *sk = in_str(c, "_SrcKey");
+    json_t *bd;
+    gt_err e = own_bucket(c, t, sb, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    if ((e = own_bucket(c, t, b, &bd)) != GT_OK)
+        return e;
+    json_decref(bd);
+    json_t *src = json_object_get(c->input, "_Src");
+    if (!src || !in_str(c, "_File")) {
+        set_detail(c, "Key", sk);
+        return gt_call_fail(c, GT_E_S3_NO_SUCH_KEY, NULL);
+    }
+    char dir[16] = "COPY";
+    hdr(c->req, "x-amz-metadata-directive", dir, sizeof dir);
+    bool replace = strcmp(dir, "REPLACE") == 0;
+    if (!replace && strcmp(dir, "COPY") != 0)
+        return gt_call_fail(c, GT_E_S3_INVALID_ARGUMENT, "Unknown metadata directive.");
+    if (!replace && strcmp(sb, b) == 0 && strcmp(sk, k) == 0)
+        return gt_call_fail(c, GT_E_S3_INVALID_REQUEST,
+                            "This copy request is illegal because it is trying to copy an object to itself "
+                            "without changing the object's metadata, storage class, website redirect "
+                            "location or encryption attributes.");
+    json_t *meta, *hdrs;
+    s3_object_info info = {0};
+    if (replace) {
+        if ((e = collect_meta(c, &meta, &hdrs)) != GT_OK)
+            return e;
+        if (!hdr(c->req, "Content-Type", info.content_type, sizeof info.content_type))
+            info.content_type[0] = '\0';
+    } else {
+        meta = json_incref(json_object_get(src, "Meta"));
+        hdrs = json_incref(json_object_get(src, "Headers"));
+        if (!meta)
+            meta = json_object();
+        gt_strlcpy(info.content_type, json_string_value(json_object_get(src, "ContentType")) ?: "",
+                   sizeof info.content_type);
+    }
+    gt_strlcpy(info.etag, in_str(c, "_ETag"), sizeof info.etag);
+    info.size = json_integer_value(json_object_get(c->input, "_Size"));
+    info.last_modified_ms = c->now_ms;
+    char old[S3_FNAME_MAX];
+    e = commit_object(c, t, b, k, in_str(c, "_File"), &info, meta, hdrs, old);
+    json_decref(meta);
+    json_decref(hdrs);
+    if (e != GT_OK)
+        return e;
+    char when[25], etag[48];
+    gt_fmt_iso_ms(c->now_ms, when);
+    snprintf(etag, sizeof etag, "\"%s\"", info.etag);
+    s3_xbuf x = {0};
+    s3x_str(&x, S3_XML_DECL "<CopyObjectResult xmlns=\"" S3_XML_NS "\">");
+    s3x_elem(&x, "LastModified", when);
+    s3x_elem(&x, "ETag", etag);
+    s3x_str(&x, "</CopyObjectResult>");
+    c->output = out_status(200);
+    out_xml(c->output, &x);
+    if (old[0])
+        json_object_set_new(c->output, "_discard", json_pack("[s]", old));
+    return GT_OK;
+}
+
 /* ---------------------------------------------------------------- listing */
 
 typedef struct obj_ent {
@@ -1882,6 +2028,7 @@ static const struct {
 } handlers[] = {
     {"AbortMultipartUpload", h_abort_mpu, false},
     {"CompleteMultipartUpload", h_complete_mpu, false},
+    {"CopyObject", h_copy_object, false},
     {"CreateBucket", h_create_bucket, true},
     {"CreateMultipartUpload", h_create_mpu, false},
     {"DeleteBucket", h_delete_bucket, true},

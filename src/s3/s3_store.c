@@ -354,8 +354,12 @@ fail:
     return GT_E_UNAVAILABLE;
 }
 
-gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const char *const *parts,
-                      size_t n_parts, char fname[S3_FNAME_MAX], int64_t *size_out)
+/* Concatenate body files parts[0..n) of src_bucket into a new durable
+ * body file for (bucket, key); md5_hex (33 bytes) gets the MD5 of the
+ * result when non-NULL. */
+static gt_err concat_files(s3_store *s, const char *src_bucket, const char *const *parts, size_t n_parts,
+                           const char *bucket, const char *key, char fname[S3_FNAME_MAX], int64_t *size_out,
+                           char *md5_hex)
 {
     char dir[PATH_MAX], tmp[PATH_MAX], fin[PATH_MAX], kh[65], rnd[17];
     *size_out = 0;
@@ -368,18 +372,26 @@ gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const ch
     if (snprintf(tmp, sizeof tmp, "%s/.tmp.%s", dir, rnd) >= (int)sizeof tmp ||
         snprintf(fin, sizeof fin, "%s/%s", dir, fname) >= (int)sizeof fin)
         return GT_E_UNAVAILABLE;
+    EVP_MD_CTX *md = md5_hex ? EVP_MD_CTX_new() : NULL;
+    if (md5_hex && (!md || !EVP_DigestInit_ex(md, EVP_md5(), NULL))) {
+        EVP_MD_CTX_free(md);
+        return GT_E_NOMEM;
+    }
     enum { BLOCK = 1 << 20 };
     unsigned char *buf = malloc(BLOCK);
-    if (!buf)
+    if (!buf) {
+        EVP_MD_CTX_free(md);
         return GT_E_NOMEM;
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
+        EVP_MD_CTX_free(md);
         free(buf);
         return GT_E_UNAVAILABLE;
     }
     int64_t total = 0;
     for (size_t i = 0; i < n_parts; i++) {
-        int in = s3_body_open(s, bucket, parts[i]);
+        int in = s3_body_open(s, src_bucket, parts[i]);
         if (in < 0)
             goto fail;
         for (;;) {
@@ -402,12 +414,25 @@ gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const ch
                 }
                 off += w;
             }
+            if (md && !EVP_DigestUpdate(md, buf, (size_t)r)) {
+                close(in);
+                goto fail;
+            }
             total += r;
         }
         close(in);
     }
     free(buf);
     buf = NULL;
+    if (md) {
+        unsigned char d[16];
+        unsigned int dl = 0;
+        if (!EVP_DigestFinal_ex(md, d, &dl) || dl != 16)
+            goto fail;
+        gt_hex(d, 16, md5_hex);
+        EVP_MD_CTX_free(md);
+        md = NULL;
+    }
     if (fsync(fd) != 0)
         goto fail;
     if (close(fd) != 0) {
@@ -424,11 +449,25 @@ gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const ch
     *size_out = total;
     return GT_OK;
 fail:
+    EVP_MD_CTX_free(md);
     free(buf);
     if (fd >= 0)
         close(fd);
     unlink(tmp);
     return GT_E_UNAVAILABLE;
+}
+
+gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const char *const *parts,
+                      size_t n_parts, char fname[S3_FNAME_MAX], int64_t *size_out)
+{
+    return concat_files(s, bucket, parts, n_parts, bucket, key, fname, size_out, NULL);
+}
+
+gt_err s3_body_copy(s3_store *s, const char *src_bucket, const char *src_fname, const char *bucket,
+                    const char *key, char fname[S3_FNAME_MAX], int64_t *size_out, char etag[33])
+{
+    const char *parts[1] = {src_fname};
+    return concat_files(s, src_bucket, parts, 1, bucket, key, fname, size_out, etag);
 }
 
 void s3_body_discard(s3_store *s, const char *bucket, const char *fname)

@@ -457,6 +457,16 @@ def test_put_larger_than_max_body(make_server):
     data = os.urandom(3 * 1024 * 1024)
     c.put_object(Bucket="big", Key="big", Body=data)
     assert c.get_object(Bucket="big", Key="big")["Body"].read() == data
+    # a presigned PUT gets the same cap
+    url = presigner(s).generate_presigned_url("put_object", Params={"Bucket": "big", "Key": "pre"})
+    req = urllib.request.Request(url, data=data[:300_000], method="PUT")
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 200
+    assert c.get_object(Bucket="big", Key="pre")["Body"].read() == data[:300_000]
+    # other services keep --max-body
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s.client("greengrass").create_group(Name="x" * 70_000)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 
 # ---------------------------------------------------------------- aws CLI (v1 and v2)
@@ -485,12 +495,45 @@ def test_aws_cli_s3(aws, server, tmp_path):
     assert rc == 0 and [o["Key"] for o in out["Contents"]] == ["dir/src.bin", "meta.txt"]
     rc, out, errtext = aws("s3api", "get-object", "--bucket", "cli-bucket", "--key", "nope", str(tmp_path / "x"))
     assert rc != 0 and "NoSuchKey" in errtext
+    rc, out, errtext = aws("s3", "cp", "s3://cli-bucket/meta.txt", "s3://cli-bucket/copied.txt")
+    assert rc == 0, errtext
+    rc, out, errtext = aws("s3api", "head-object", "--bucket", "cli-bucket", "--key", "copied.txt")
+    assert rc == 0 and out["ContentLength"] == len(data), errtext
     rc, out, errtext = aws("s3", "rb", "s3://cli-bucket")
     assert rc != 0 and "BucketNotEmpty" in errtext
     rc, out, errtext = aws("s3", "rm", "s3://cli-bucket", "--recursive")
     assert rc == 0, errtext
     rc, out, errtext = aws("s3", "rb", "s3://cli-bucket")
     assert rc == 0, errtext
+
+
+def test_copy_object(server):
+    c = s3(server)
+    c.create_bucket(Bucket="src-b")
+    c.create_bucket(Bucket="dst-b")
+    data = os.urandom(70_000)
+    c.put_object(Bucket="src-b", Key="dir/a b", Body=data, ContentType="text/x-a", Metadata={"m": "1"})
+    r = c.copy_object(Bucket="dst-b", Key="copy", CopySource={"Bucket": "src-b", "Key": "dir/a b"})
+    assert r["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    g = c.get_object(Bucket="dst-b", Key="copy")
+    assert g["Body"].read() == data and g["ContentType"] == "text/x-a" and g["Metadata"] == {"m": "1"}
+    c.copy_object(Bucket="dst-b", Key="copy", CopySource="src-b/dir/a b", MetadataDirective="REPLACE",
+                  ContentType="text/x-b", Metadata={"n": "2"})
+    g = c.get_object(Bucket="dst-b", Key="copy")
+    assert g["Body"].read() == data and g["ContentType"] == "text/x-b" and g["Metadata"] == {"n": "2"}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.copy_object(Bucket="src-b", Key="dir/a b", CopySource={"Bucket": "src-b", "Key": "dir/a b"})
+    assert err(e) == ("InvalidRequest", 400)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.copy_object(Bucket="dst-b", Key="x", CopySource={"Bucket": "src-b", "Key": "missing"})
+    assert err(e) == ("NoSuchKey", 404)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.copy_object(Bucket="dst-b", Key="x", CopySource={"Bucket": "no-such-src", "Key": "k"})
+    assert err(e) == ("NoSuchBucket", 404)
+    # the source is untouched; failed copies left no files: src, copy
+    assert c.get_object(Bucket="src-b", Key="dir/a b")["Body"].read() == data
+    files = [f for d, _, fs in os.walk(os.path.join(server.data_dir, "s3")) for f in fs]
+    assert len(files) == 2, files
 
 
 # ---------------------------------------------------------------- multipart uploads
