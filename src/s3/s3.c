@@ -4,12 +4,13 @@
  *
  * What: buckets (Create/Head/Delete/List, GetBucketLocation, bucket
  * policies), objects (Put/Get/Head/Delete/Copy, DeleteObjects, ListObjects
- * v1 and v2, multipart Create/UploadPart/Complete/Abort) with user
+ * v1 and v2, multipart Create/UploadPart/Complete/Abort/ListParts/
+ * ListMultipartUploads) with user
  * metadata, ETag, Range reads, If-Match/If-None-Match, aws-chunked uploads
  * (chunk signatures verified) and flexible checksums (CRC32, CRC32C,
  * CRC64NVME, SHA1, SHA256, Content-MD5). Not served (501 NotImplemented):
- * versioning, ACLs, tagging, ListParts, ListMultipartUploads,
- * UploadPartCopy and the other bucket sub-resources. Storage is s3_store
+ * versioning, ACLs, tagging, UploadPartCopy and the other bucket
+ * sub-resources. Storage is s3_store
  * (documents + body files).
  *
  * How it plugs in (api/service.h): the generic rest-json decoder does not
@@ -1488,6 +1489,220 @@ static gt_err h_complete_mpu(gt_call *c, store_txn *t)
     return GT_OK;
 }
 
+static int cmp_part(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "PartNumber"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "PartNumber"));
+    return x < y ? -1 : x > y;
+}
+
+static void owner_xml(s3_xbuf *x, const char *elem, const char *account)
+{
+    char oid[65];
+    owner_id(account, oid);
+    s3x_str(x, "<");
+    s3x_str(x, elem);
+    s3x_str(x, ">");
+    s3x_elem(x, "ID", oid);
+    s3x_elem(x, "DisplayName", account);
+    s3x_str(x, "</");
+    s3x_str(x, elem);
+    s3x_str(x, ">");
+}
+
+/* A non-negative integer query parameter (default def, capped at cap). */
+static bool q_int(const gt_call *c, const char *name, int64_t def, int64_t cap, int64_t *out)
+{
+    const char *v = q_get(c, name);
+    *out = def;
+    if (v && (!gt_parse_i64(v, strlen(v), out) || *out < 0))
+        return false;
+    if (*out > cap)
+        *out = cap;
+    return true;
+}
+
+static gt_err h_list_parts(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key"), *id = q_get(c, "uploadId");
+    json_t *bd, *u;
+    gt_err e = own_bucket(c, t, b, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    if ((e = own_upload(c, t, b, k, id, &u)) != GT_OK)
+        return e;
+    json_decref(u);
+    int64_t max, marker;
+    if (!q_int(c, "max-parts", 1000, 1000, &max) || !q_int(c, "part-number-marker", 0, S3_MAX_PARTS, &marker))
+        return gt_call_fail(c, GT_E_S3_INVALID_ARGUMENT, "max-parts and part-number-marker must be non-negative integers");
+    json_t *parts = json_array();
+    if (!parts || store_doc_list(t, "", "", "s3.part", id, 0, false, 0, parts_cb, parts) != STORE_OK) {
+        json_decref(parts);
+        return GT_E_UNAVAILABLE;
+    }
+    size_t n = json_array_size(parts);
+    json_t **v = calloc(n ? n : 1, sizeof *v);
+    if (!v) {
+        json_decref(parts);
+        return GT_E_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(parts, i);
+    qsort(v, n, sizeof *v, cmp_part);
+    s3_xbuf body = {0};
+    int64_t count = 0, last = 0;
+    bool truncated = false;
+    for (size_t i = 0; i < n; i++) {
+        json_int_t pn = json_integer_value(json_object_get(v[i], "PartNumber"));
+        if (pn <= marker)
+            continue;
+        if (count >= max) {
+            truncated = true;
+            break;
+        }
+        count++;
+        last = pn;
+        char num[24], size[24], when[25], etag[48];
+        snprintf(num, sizeof num, "%lld", (long long)pn);
+        snprintf(size, sizeof size, "%lld", (long long)json_integer_value(json_object_get(v[i], "Size")));
+        gt_fmt_iso_ms(json_integer_value(json_object_get(v[i], "LastModified")), when);
+        snprintf(etag, sizeof etag, "\"%s\"", json_string_value(json_object_get(v[i], "ETag")) ?: "");
+        s3x_str(&body, "<Part>");
+        s3x_elem(&body, "PartNumber", num);
+        s3x_elem(&body, "LastModified", when);
+        s3x_elem(&body, "ETag", etag);
+        s3x_elem(&body, "Size", size);
+        s3x_str(&body, "</Part>");
+    }
+    free(v);
+    json_decref(parts);
+    s3_xbuf x = {0};
+    char num[24];
+    s3x_str(&x, S3_XML_DECL "<ListPartsResult xmlns=\"" S3_XML_NS "\">");
+    s3x_elem(&x, "Bucket", b);
+    s3x_elem(&x, "Key", k);
+    s3x_elem(&x, "UploadId", id);
+    owner_xml(&x, "Initiator", c->account);
+    owner_xml(&x, "Owner", c->account);
+    s3x_elem(&x, "StorageClass", "STANDARD");
+    snprintf(num, sizeof num, "%lld", (long long)marker);
+    s3x_elem(&x, "PartNumberMarker", num);
+    snprintf(num, sizeof num, "%lld", (long long)last);
+    s3x_elem(&x, "NextPartNumberMarker", num);
+    snprintf(num, sizeof num, "%lld", (long long)max);
+    s3x_elem(&x, "MaxParts", num);
+    s3x_elem(&x, "IsTruncated", truncated ? "true" : "false");
+    if (body.p)
+        s3x_raw(&x, body.p, body.n);
+    bool oom = body.oom;
+    s3x_free(&body);
+    s3x_str(&x, "</ListPartsResult>");
+    if (oom) {
+        s3x_free(&x);
+        return GT_E_NOMEM;
+    }
+    c->output = out_status(200);
+    out_xml(c->output, &x);
+    return GT_OK;
+}
+
+static int cmp_upload(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    int r = strcmp(json_string_value(json_object_get(x, "Key")) ?: "", json_string_value(json_object_get(y, "Key")) ?: "");
+    if (r)
+        return r;
+    json_int_t p = json_integer_value(json_object_get(x, "Initiated")), q = json_integer_value(json_object_get(y, "Initiated"));
+    return p < q ? -1 : p > q;
+}
+
+/* ListMultipartUploads: prefix, key-marker (uploads of keys after it),
+ * max-uploads; Delimiter is not supported (ignored). */
+static gt_err h_list_mpus(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket");
+    json_t *bd;
+    gt_err e = own_bucket(c, t, b, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    int64_t max;
+    if (!q_int(c, "max-uploads", 1000, 1000, &max))
+        return gt_call_fail(c, GT_E_S3_INVALID_ARGUMENT, "max-uploads must be a non-negative integer");
+    const char *prefix = q_get(c, "prefix") ? q_get(c, "prefix") : "";
+    const char *marker = q_get(c, "key-marker");
+    json_t *ups = json_array();
+    if (!ups || store_doc_list(t, "", "", "s3.upload", b, 0, false, 0, parts_cb, ups) != STORE_OK) {
+        json_decref(ups);
+        return GT_E_UNAVAILABLE;
+    }
+    size_t n = json_array_size(ups);
+    json_t **v = calloc(n ? n : 1, sizeof *v);
+    if (!v) {
+        json_decref(ups);
+        return GT_E_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(ups, i);
+    qsort(v, n, sizeof *v, cmp_upload);
+    s3_xbuf body = {0};
+    int64_t count = 0;
+    bool truncated = false;
+    const char *next_key = NULL, *next_id = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *k = json_string_value(json_object_get(v[i], "Key")) ?: "";
+        if (strncmp(k, prefix, strlen(prefix)) != 0 || (marker && strcmp(k, marker) <= 0))
+            continue;
+        if (count >= max) {
+            truncated = true;
+            break;
+        }
+        count++;
+        next_key = k;
+        next_id = json_string_value(json_object_get(v[i], "UploadId"));
+        char when[25];
+        gt_fmt_iso_ms(json_integer_value(json_object_get(v[i], "Initiated")), when);
+        s3x_str(&body, "<Upload>");
+        s3x_elem(&body, "Key", k);
+        s3x_elem(&body, "UploadId", next_id);
+        owner_xml(&body, "Initiator", c->account);
+        owner_xml(&body, "Owner", c->account);
+        s3x_elem(&body, "StorageClass", "STANDARD");
+        s3x_elem(&body, "Initiated", when);
+        s3x_str(&body, "</Upload>");
+    }
+    s3_xbuf x = {0};
+    char num[24];
+    s3x_str(&x, S3_XML_DECL "<ListMultipartUploadsResult xmlns=\"" S3_XML_NS "\">");
+    s3x_elem(&x, "Bucket", b);
+    s3x_elem(&x, "KeyMarker", marker ? marker : "");
+    s3x_elem(&x, "UploadIdMarker", "");
+    if (truncated) {
+        s3x_elem(&x, "NextKeyMarker", next_key);
+        s3x_elem(&x, "NextUploadIdMarker", next_id);
+    }
+    if (*prefix)
+        s3x_elem(&x, "Prefix", prefix);
+    snprintf(num, sizeof num, "%lld", (long long)max);
+    s3x_elem(&x, "MaxUploads", num);
+    s3x_elem(&x, "IsTruncated", truncated ? "true" : "false");
+    if (body.p)
+        s3x_raw(&x, body.p, body.n);
+    bool oom = body.oom;
+    s3x_free(&body);
+    s3x_str(&x, "</ListMultipartUploadsResult>");
+    free(v);
+    json_decref(ups);
+    if (oom) {
+        s3x_free(&x);
+        return GT_E_NOMEM;
+    }
+    c->output = out_status(200);
+    out_xml(c->output, &x);
+    return GT_OK;
+}
+
 /* Decode side of CompleteMultipartUpload: parse the part list, check it
  * against the stored parts, concatenate them into a new durable body. */
 typedef struct mpu_read {
@@ -2041,8 +2256,10 @@ static const struct {
     {"HeadBucket", h_head_bucket, true},
     {"HeadObject", h_head_object, false},
     {"ListBuckets", h_list_buckets, true},
+    {"ListMultipartUploads", h_list_mpus, false},
     {"ListObjects", h_list_objects, false},
     {"ListObjectsV2", h_list_objects_v2, false},
+    {"ListParts", h_list_parts, false},
     {"PutBucketPolicy", h_put_bucket_policy, true},
     {"PutObject", h_put_object, false},
     {"UploadPart", h_upload_part, false},

@@ -587,7 +587,19 @@ def test_multipart_abort_and_transfer(server):
     c.create_bucket(Bucket="mpu2")
     uid = c.create_multipart_upload(Bucket="mpu2", Key="k")["UploadId"]
     c.upload_part(Bucket="mpu2", Key="k", UploadId=uid, PartNumber=1, Body=b"abc")
+    c.upload_part(Bucket="mpu2", Key="k", UploadId=uid, PartNumber=3, Body=b"defg")
+    uid2 = c.create_multipart_upload(Bucket="mpu2", Key="j")["UploadId"]
+    lp = c.list_parts(Bucket="mpu2", Key="k", UploadId=uid)
+    assert [(p["PartNumber"], p["Size"]) for p in lp["Parts"]] == [(1, 3), (3, 4)]
+    assert lp["Parts"][0]["ETag"] == f'"{hashlib.md5(b"abc").hexdigest()}"' and lp["IsTruncated"] is False
+    lp = c.list_parts(Bucket="mpu2", Key="k", UploadId=uid, MaxParts=1)
+    assert [p["PartNumber"] for p in lp["Parts"]] == [1] and lp["IsTruncated"] is True
+    assert lp["NextPartNumberMarker"] == 1
+    ups = c.list_multipart_uploads(Bucket="mpu2")["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in ups] == [("j", uid2), ("k", uid)]
+    c.abort_multipart_upload(Bucket="mpu2", Key="j", UploadId=uid2)
     c.abort_multipart_upload(Bucket="mpu2", Key="k", UploadId=uid)
+    assert "Uploads" not in c.list_multipart_uploads(Bucket="mpu2")
     with pytest.raises(botocore.exceptions.ClientError) as e:
         c.abort_multipart_upload(Bucket="mpu2", Key="k", UploadId=uid)
     assert err(e) == ("NoSuchUpload", 404)
