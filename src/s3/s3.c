@@ -541,7 +541,7 @@ static xmlDocPtr xml_parse(const http_req *req)
     if (req->body_len == 0 || req->body_len > 1024 * 1024)
         return NULL;
     return xmlReadMemory((const char *)req->body, (int)req->body_len, "body.xml", NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+                         XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 }
 
 static xmlNodePtr xml_child(xmlNodePtr n, const char *name)
@@ -1075,7 +1075,8 @@ static gt_err get_or_head(gt_call *c, store_txn *t, bool get)
     snprintf(quoted, sizeof quoted, "\"%s\"", json_string_value(json_object_get(d, "ETag")));
     if (hdr(c->req, "If-Match", cond, sizeof cond) && strcmp(cond, "*") != 0 && !strstr(cond, quoted)) {
         json_decref(d);
-        return gt_call_fail(c, GT_E_S3_INVALID_REQUEST, "At least one of the pre-conditions you specified did not hold");
+        set_detail(c, "Condition", "If-Match");
+        return gt_call_fail(c, GT_E_S3_PRECONDITION_FAILED, NULL);
     }
     bool not_modified = hdr(c->req, "If-None-Match", cond, sizeof cond) && (strcmp(cond, "*") == 0 || strstr(cond, quoted));
     json_t *out = out_status(not_modified ? 304 : rr > 0 ? 206 : 200);

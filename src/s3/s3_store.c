@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
 #include <openssl/evp.h>
 
 #include "util/gtutil.h"
@@ -269,6 +270,7 @@ s3_store *s3_store_open(store *st, const char *data_dir, char *err, size_t errca
         return NULL;
     }
     s->st = st;
+    xmlInitParser();   /* once, before request threads parse S3 XML bodies */
     int n = snprintf(s->root, sizeof s->root, "%s/s3", data_dir);
     if (n <= 0 || (size_t)n >= sizeof s->root) {
         snprintf(err, errcap, "s3 store: data dir path too long");

@@ -161,6 +161,15 @@ def test_object_roundtrip(server):
     # the replaced body file is gone from disk: one body file remains
     files = [f for d, _, fs in os.walk(os.path.join(server.data_dir, "s3")) for f in fs]
     assert len(files) == 1, files
+    # conditional reads on the ETag
+    etag = f'"{hashlib.md5(b"short").hexdigest()}"'
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.get_object(Bucket="objs", Key="dir/ünï cødé & <x>.bin", IfNoneMatch=etag)
+    assert err(e)[1] == 304
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.get_object(Bucket="objs", Key="dir/ünï cødé & <x>.bin", IfMatch='"0000"')
+    assert err(e) == ("PreconditionFailed", 412)
+    assert c.get_object(Bucket="objs", Key="dir/ünï cødé & <x>.bin", IfMatch=etag)["Body"].read() == b"short"
     c.delete_object(Bucket="objs", Key="dir/ünï cødé & <x>.bin")
     with pytest.raises(botocore.exceptions.ClientError) as e:
         c.get_object(Bucket="objs", Key="dir/ünï cødé & <x>.bin")
