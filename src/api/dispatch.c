@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/decode.h"
 #include "api/service.h"
@@ -54,6 +55,9 @@ void http_resp_free(http_resp *out)
 {
     free(out->body);
     out->body = NULL;
+    if (out->body_is_fd)
+        close(out->body_fd);
+    out->body_is_fd = false;
     for (int i = 0; i < out->n_headers; i++)
         free(out->headers[i].value);
     out->n_headers = 0;

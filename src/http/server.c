@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/gtutil.h"
 
@@ -107,10 +108,20 @@ static enum MHD_Result send_resp(struct MHD_Connection *con, http_resp *out)
     int status = out->status;
     const char *ctype = out->content_type, *request_id = out->request_id, *error_type = out->error_type;
     out->body = NULL;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!r) {
+    struct MHD_Response *r;
+    if (out->body_is_fd) {   /* the fd goes to MHD, which closes it */
         free(body);
+        out->body_is_fd = false;
+        r = MHD_create_response_from_fd_at_offset64(len, out->body_fd, (uint64_t)out->body_fd_offset);
+        if (!r)
+            close(out->body_fd);
+    } else {
+        r = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                            body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            free(body);
+    }
+    if (!r) {
         http_resp_free(out);
         return MHD_NO;
     }

@@ -2134,7 +2134,7 @@ static gt_err h_list_objects_any(gt_call *c, store_txn *t, bool v2)
         if (last && is_cp && strlen(last) == elen && strncmp(last, k, elen) == 0)
             continue;   /* same common prefix again */
         if (count >= max) {
-            truncated = true;
+            truncated = max > 0;   /* max-keys=0: an empty, complete page (no paging loop) */
             break;
         }
         free(last);
@@ -2485,26 +2485,12 @@ static void s3_encode_ok(const gt_call *c, http_resp *out)
         out->body_len = out->body ? len : 0;
         return;
     }
-    int fd = (int)json_integer_value(fdj);
-    char *buf = malloc(len ? len : 1);
-    size_t got = 0;
-    while (buf && got < len) {
-        ssize_t r = pread(fd, buf + got, len - got, (off_t)start + (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close_fd(c);
-    if (!buf || got != len) {
-        free(buf);
-        http_resp_free(out);
-        s3_encode_error(c, GT_E_INTERNAL, gt_err_message(GT_E_INTERNAL), NULL, false, out);
-        return;
-    }
-    out->body = buf;
+    /* GET: the HTTP layer streams the byte range straight from the file */
+    out->body_is_fd = true;
+    out->body_fd = (int)json_integer_value(fdj);
+    out->body_fd_offset = start;
     out->body_len = len;
+    json_object_del(o, "_fd");
 }
 
 const gt_service s3_service = {
