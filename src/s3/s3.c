@@ -1103,7 +1103,8 @@ static gt_err get_or_head(gt_call *c, store_txn *t, bool get)
     if (!not_modified) {
         json_object_set_new(out, "_start", json_integer(start));
         json_object_set_new(out, "_len", json_integer(size == 0 ? 0 : end - start + 1));
-        if (get && size > 0) {
+        /* HEAD too: the file response gives the Content-Length; no byte is read */
+        if (size > 0) {
             int fd = s3_body_open(s3_store_default(), b, json_string_value(json_object_get(d, "File")));
             if (fd < 0) {
                 json_decref(out);
@@ -2479,13 +2480,9 @@ static void s3_encode_ok(const gt_call *c, http_resp *out)
     int64_t start = json_integer_value(json_object_get(o, "_start"));
     size_t len = (size_t)json_integer_value(json_object_get(o, "_len"));
     json_t *fdj = json_object_get(o, "_fd");
-    if (!fdj) {
-        /* HEAD: the body is never sent, but its length is the Content-Length */
-        out->body = len ? calloc(1, len) : NULL;
-        out->body_len = out->body ? len : 0;
-        return;
-    }
-    /* GET: the HTTP layer streams the byte range straight from the file */
+    if (!fdj)
+        return;   /* empty object */
+    /* the HTTP layer streams the byte range straight from the file (not at all for HEAD) */
     out->body_is_fd = true;
     out->body_fd = (int)json_integer_value(fdj);
     out->body_fd_offset = start;
