@@ -311,6 +311,22 @@ def test_streaming_unsigned_trailer(server):
     assert st == 400 and b"<Code>BadDigest</Code>" in body and b"CRC32" in body
 
 
+def test_auth_errors_are_s3_xml(server):
+    import datetime
+    old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    st, _, body = s3_util.Signed(server, "GET", "/", now=old).send()
+    assert st == 403 and b"<Code>RequestTimeTooSkewed</Code>" in body
+    c = server.client("s3", key=("AKIAIOSFODNN7EXAMPLE", "x" * 40))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.list_buckets()
+    assert err(e) == ("InvalidAccessKeyId", 403)
+    ak, _ = server.key()
+    c = server.client("s3", key=(ak, "wrong-secret"))
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.list_buckets()
+    assert err(e) == ("SignatureDoesNotMatch", 403)
+
+
 def test_unsigned_payload(server):
     c = s3(server)
     c.create_bucket(Bucket="unsig")
