@@ -39,6 +39,8 @@ static const opt_def opts[] = {
     {"retention-days", OPT_LONG, OFF(retention_days), 0, 1, 36500, "90", "event history retention, days"},
     {"max-body", OPT_LONG, OFF(max_body_bytes), 0, 1024, 64L << 20, "1048576", "largest accepted request body, bytes"},
     {"threads", OPT_LONG, OFF(threads), 0, 1, 1024, "16", "HTTP worker threads"},
+    {"delivery-interval", OPT_LONG, OFF(delivery_interval), 0, 1, 86400, "60", "trail log file delivery period, seconds"},
+    {"digest-interval", OPT_LONG, OFF(digest_interval), 0, 1, 86400, "3600", "trail digest file period, seconds"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -16,6 +16,8 @@ typedef struct gt_config {
     long retention_days;
     long max_body_bytes;
     long threads;
+    long delivery_interval;   /* trail log file delivery, seconds */
+    long digest_interval;     /* trail digest period, seconds */
     char config_file[2048];
 } gt_config;
 

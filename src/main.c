@@ -2,6 +2,7 @@
  * main.c: the `greentrail` command.
  *
  *   greentrail serve [options]   run the server (see --help)
+ *   greentrail validate [options] check a trail's digests offline (cloudtrail/ct_validate.c)
  *   greentrail version
  *
  * `serve` opens the store, bootstraps the account's credentials on first
@@ -18,8 +19,12 @@
 #include <string.h>
 
 #include "auth/identity.h"
+#include "cloudtrail/ct_deliver.h"
+#include "cloudtrail/ct_digest.h"
+#include "cloudtrail/ct_validate.h"
 #include "config.h"
 #include "http/server.h"
+#include "s3/s3_store.h"
 #include "store/store.h"
 #include "util/gtutil.h"
 
@@ -135,7 +140,14 @@ static int cmd_serve(int argc, char **argv)
         store_close(st);
         return 1;
     }
-    gt_server_ctx ctx = {.st = st, .home_region = cfg.region, .retention_days = cfg.retention_days};
+    s3_store *s3s = s3_store_open(st, cfg.data_dir, err, sizeof err);
+    if (!s3s) {
+        fprintf(stderr, "greentrail: %s\n", err);
+        store_close(st);
+        return 1;
+    }
+    s3_store_set_default(s3s);
+    gt_server_ctx ctx = {.st = st, .s3 = s3s, .home_region = cfg.region, .retention_days = cfg.retention_days};
     key_ctx kc = {ctx.token_key};
     if (store_run(st, token_key_job, &kc) != GT_OK) {
         fprintf(stderr, "greentrail: cannot load the paging-token key\n");
@@ -150,6 +162,7 @@ static int cmd_serve(int argc, char **argv)
         .host = cfg.listen_host,
         .port = cfg.listen_port,
         .max_body = (size_t)cfg.max_body_bytes,
+        .max_s3_put_body = GT_S3_MAX_PUT_BODY,
         .threads = (unsigned)cfg.threads,
         .ctx = &ctx,
         .dispatch = {.max_skew_seconds = cfg.max_skew_seconds, .clock_offset_ms = offset},
@@ -160,6 +173,15 @@ static int cmd_serve(int argc, char **argv)
         store_close(st);
         return 1;
     }
+    ct_deliver *deliver = NULL;   /* trail delivery and digests (cloudtrail/ct_deliver.c) */
+    err[0] = '\0';
+    if (ct_digest_init(cfg.data_dir, err, sizeof err)) {
+        ct_deliver_opts dopt = {.st = st, .s3 = s3s, .delivery_interval_s = cfg.delivery_interval,
+                                .digest_interval_s = cfg.digest_interval};
+        deliver = ct_deliver_start(&dopt);
+    }
+    if (!deliver)
+        fprintf(stderr, "greentrail: trail delivery is off: %s\n", err[0] ? err : "cannot start the worker");
     pruner pr = {.st = st, .days = cfg.retention_days};
     pthread_mutex_init(&pr.mu, NULL);
     pthread_cond_init(&pr.cv, NULL);
@@ -182,11 +204,14 @@ static int cmd_serve(int argc, char **argv)
     printf("greentrail: signal %d, draining\n", sig);
     fflush(stdout);
     http_server_stop(hs);
+    ct_deliver_stop(deliver);
+    ct_digest_shutdown();
     pthread_mutex_lock(&pr.mu);
     pr.stop = true;
     pthread_cond_signal(&pr.cv);
     pthread_mutex_unlock(&pr.mu);
     pthread_join(pr.th, NULL);
+    s3_store_close(s3s);
     store_close(st);
     printf("greentrail: stopped\n");
     return 0;
@@ -197,11 +222,14 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         printf("usage: greentrail <command> [options]\n\ncommands:\n"
                "  serve     run the server (greentrail serve --help)\n"
+               "  validate  check a trail's digests and log files offline (greentrail validate --help)\n"
                "  version   print the version\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "validate") == 0)
+        return ct_validate_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("greentrail %s\n", GT_VERSION);
         return 0;

@@ -19,8 +19,11 @@
 #include "model/model.h"
 #include "store/store.h"
 
+struct s3_store;
+
 typedef struct gt_server_ctx {
     store *st;
+    struct s3_store *s3;           /* built-in S3 bucket store (s3/s3_store.h) */
     const char *home_region;
     long retention_days;
     unsigned char token_key[32];   /* HMAC key for paging tokens */

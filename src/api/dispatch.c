@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/decode.h"
 #include "api/service.h"
@@ -54,6 +55,9 @@ void http_resp_free(http_resp *out)
 {
     free(out->body);
     out->body = NULL;
+    if (out->body_is_fd)
+        close(out->body_fd);
+    out->body_is_fd = false;
     for (int i = 0; i < out->n_headers; i++)
         free(out->headers[i].value);
     out->n_headers = 0;
@@ -189,6 +193,18 @@ static void early_error(const gt_service *svc, gt_err e, const char *msg, http_r
         gt_encode_awsjson_error(NULL, e, msg && *msg ? msg : gt_err_message(e), NULL, false, out);
 }
 
+/* Does the request's (unverified) credential scope name s3? Only picks
+ * the error format for requests whose SigV4 does not parse: S3 clients
+ * read only S3's XML errors. */
+static bool scope_is_s3(const http_req *req)
+{
+    size_t n = 0;
+    const char *a = http_req_header(req, "Authorization", &n);
+    if (a && memmem(a, n, "/s3/aws4_request", 16))
+        return true;
+    return req->query && memmem(req->query, req->query_len, "%2Fs3%2Faws4_request", 20) != NULL;
+}
+
 void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http_req *req,
                  http_resp *out)
 {
@@ -205,7 +221,7 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
     };
     gt_err e = auth_sigv4_parse(req, &ao, &info, msg, sizeof msg);
     if (e != GT_OK) {
-        early_error(NULL, e, msg, out);
+        early_error(scope_is_s3(req) ? gt_service_for("s3") : NULL, e, msg, out);
         return;
     }
     const gt_service *svc = gt_service_for(info.service);

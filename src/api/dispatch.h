@@ -8,7 +8,9 @@
 #ifndef GT_API_DISPATCH_H
 #define GT_API_DISPATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api/call.h"
 #include "http/http_req.h"
@@ -22,6 +24,10 @@ typedef struct http_resp {
     char error_type[128];          /* x-amzn-ErrorType, "" for none */
     char *body;                    /* malloc'd, may be NULL */
     size_t body_len;
+    bool body_is_fd;               /* send body_len bytes of body_fd from body_fd_offset instead of
+                                      body (S3 objects); the fd is owned: closed after sending */
+    int body_fd;
+    int64_t body_fd_offset;
     struct {
         char name[64];
         char *value;               /* malloc'd */

@@ -858,6 +858,17 @@ static gt_err payload_hash(const http_req *req, const auth_sigv4_opts *opts,
             return GT_OK;
         }
     } else if (v.n >= 10 && memcmp(v.p, "STREAMING-", 10) == 0) {
+        /* s3 only: the literal is the payload hash of the seed signature;
+         * the S3 module decodes the aws-chunked body and verifies the
+         * chunk signatures and trailing checksums (s3/s3_chunk.c). */
+        if (opts->sign_body_unsigned_ok &&
+            (slice_eq(v, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") ||
+             slice_eq(v, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") ||
+             slice_eq(v, "STREAMING-UNSIGNED-PAYLOAD-TRAILER"))) {
+            memcpy(out, v.p, v.n < 64 ? v.n : 64);
+            out[v.n < 64 ? v.n : 64] = '\0';
+            return GT_OK;
+        }
         set_msg(msg, msgcap, "Chunk-signed (STREAMING-*) payloads are not supported by greentrail yet.");
         return GT_E_NOT_IMPLEMENTED;
     } else if (v.n == 64 && strncasecmp(v.p, out, 64) == 0) {

@@ -21,6 +21,7 @@
 #include "api/decode.h"
 #include "api/pagetoken.h"
 #include "api/service.h"
+#include "cloudtrail/ct_trail.h"
 #include "util/gtutil.h"
 
 static const struct {
@@ -178,7 +179,7 @@ gt_handler ct_handler_for(const char *op)
 {
     if (strcmp(op, "LookupEvents") == 0)
         return lookup_events;
-    return NULL;
+    return ct_trail_handler_for(op);   /* trails, selectors, tags, public keys */
 }
 
 /* ---------------------------------------------------------------- the service */

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/gtutil.h"
 
@@ -37,6 +38,7 @@ typedef struct req_state {
     unsigned char *body;
     size_t len, cap;
     bool too_big;
+    size_t cap_limit;        /* this request's body cap (set with the headers) */
 } req_state;
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -106,10 +108,20 @@ static enum MHD_Result send_resp(struct MHD_Connection *con, http_resp *out)
     int status = out->status;
     const char *ctype = out->content_type, *request_id = out->request_id, *error_type = out->error_type;
     out->body = NULL;
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!r) {
+    struct MHD_Response *r;
+    if (out->body_is_fd) {   /* the fd goes to MHD, which closes it */
         free(body);
+        out->body_is_fd = false;
+        r = MHD_create_response_from_fd_at_offset64(len, out->body_fd, (uint64_t)out->body_fd_offset);
+        if (!r)
+            close(out->body_fd);
+    } else {
+        r = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                            body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            free(body);
+    }
+    if (!r) {
         http_resp_free(out);
         return MHD_NO;
     }
@@ -128,6 +140,18 @@ static enum MHD_Result send_resp(struct MHD_Connection *con, http_resp *out)
     return ret;
 }
 
+/* S3 object PUTs (signed for service s3, in the header or a presigned
+ * URL's credential) get their own, larger cap. */
+static size_t body_limit(const http_server *s, struct MHD_Connection *con, const char *method,
+                         const char *uri)
+{
+    if (s->o.max_s3_put_body <= s->o.max_body || strcmp(method, "PUT") != 0)
+        return s->o.max_body;
+    const char *a = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+    bool s3 = (a && strstr(a, "/s3/aws4_request")) || (uri && strstr(uri, "%2Fs3%2Faws4_request"));
+    return s3 ? s->o.max_s3_put_body : s->o.max_body;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **req_cls)
@@ -136,17 +160,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     req_state *rs = *req_cls;
     if (!rs)
         return MHD_NO;
+    if (!rs->cap_limit)
+        rs->cap_limit = body_limit(s, con, method, rs->uri);
     if (*upload_size) {
         if (!rs->too_big) {
-            if (rs->len + *upload_size > s->o.max_body) {
+            if (rs->len + *upload_size > rs->cap_limit) {
                 rs->too_big = true;
             } else {
                 if (rs->len + *upload_size > rs->cap) {
                     size_t nc = rs->cap ? rs->cap : 4096;
                     while (nc < rs->len + *upload_size)
                         nc *= 2;
-                    if (nc > s->o.max_body)
-                        nc = s->o.max_body;
+                    if (nc > rs->cap_limit)
+                        nc = rs->cap_limit;
                     unsigned char *nb = realloc(rs->body, nc);
                     if (!nb)
                         return MHD_NO;
@@ -166,7 +192,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         const char *te = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Transfer-Encoding");
         int64_t n = 0;
         if ((cl && gt_parse_i64(cl, strlen(cl), &n) && n > 0) || te) {
-            if (n > (int64_t)s->o.max_body)
+            if (n > (int64_t)rs->cap_limit)
                 rs->too_big = true;
             rs->body = malloc(1); /* marks "headers seen" */
             if (!rs->body)

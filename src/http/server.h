@@ -12,6 +12,7 @@ typedef struct http_server_opts {
     const char *host;
     int port;                 /* 0: any free port */
     size_t max_body;
+    size_t max_s3_put_body;   /* cap for PUTs signed for service s3 (objects); 0: max_body */
     unsigned threads;
     const gt_server_ctx *ctx;
     gt_dispatch_opts dispatch;

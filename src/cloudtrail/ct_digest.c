@@ -1,0 +1,443 @@
+/*
+ * ct_digest.c: signing keys, digest signatures and ListPublicKeys
+ * (cloudtrail.md §3.3, §3.4).
+ *
+ * Keys: one RSA-2048 (e = 65537) key pair per region and period, stored as
+ * DATA_DIR/cloudtrail-keys/<region>/<validity-start-epoch>.pem (PKCS#8 PEM,
+ * mode 0600, written to a temporary name, fsync'd and renamed; the
+ * directories are 0700). A key signs for CT_DIGEST_KEY_DAYS days from its
+ * start; its validity window runs one day longer, so consecutive windows
+ * overlap as AWS's do. ListPublicKeys serves each key as base64 of its
+ * PKCS#1 RSAPublicKey DER (what both CLIs load), with the fingerprint =
+ * lower-case hex MD5 of exactly those DER bytes.
+ *
+ * Why every region's keys in ListPublicKeys: validate-logs signs its
+ * CloudTrail calls for the CLI's configured region, which need not be the
+ * digest's source region (cloudtrail.md §3.6); the CLI indexes keys by
+ * fingerprint, so serving all of them is harmless and makes it work.
+ *
+ * Thread safety: one mutex guards the key cache; signing runs under it
+ * (a signature takes about a millisecond).
+ */
+#include "cloudtrail/ct_digest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "util/gtutil.h"
+
+#define CT_MAX_KEYS 256
+
+typedef struct ct_key {
+    char region[32];
+    int64_t start_s;
+    EVP_PKEY *pkey;
+    unsigned char *der;
+    size_t der_len;
+    char fp[33];
+} ct_key;
+
+static pthread_mutex_t ct_mu = PTHREAD_MUTEX_INITIALIZER;
+static char ct_dir[2048];
+static bool ct_ready;
+static ct_key ct_keys[CT_MAX_KEYS];
+static int ct_nkeys;
+static bool ct_scanned;
+
+/* ---------------------------------------------------------------- helpers */
+
+void ct_sha256_hex(const void *data, size_t n, char out[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(data, n, md, &len, EVP_sha256(), NULL);
+    gt_hex(md, 32, out);
+}
+
+bool ct_gzip(const void *in, size_t n, unsigned char **out, size_t *outn)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return false;
+    size_t cap = deflateBound(&z, (uLong)n) + 64;
+    unsigned char *buf = malloc(cap);
+    if (!buf) {
+        deflateEnd(&z);
+        return false;
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    *outn = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return false;
+    }
+    *out = buf;
+    return true;
+}
+
+bool ct_gunzip(const void *in, size_t n, size_t cap, unsigned char **out, size_t *outn)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, 15 + 16) != Z_OK)
+        return false;
+    size_t size = cap < 4096 ? (cap ? cap : 1) : 4096, len = 0;
+    unsigned char *buf = malloc(size);
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)n;
+    int rc = Z_OK;
+    while (buf && rc == Z_OK) {
+        if (len == size) {
+            if (size >= cap)
+                break;
+            size = size * 2 > cap ? cap : size * 2;
+            unsigned char *nb = realloc(buf, size);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        z.next_out = buf + len;
+        z.avail_out = (uInt)(size - len);
+        rc = inflate(&z, Z_NO_FLUSH);
+        len = size - z.avail_out;
+    }
+    inflateEnd(&z);
+    if (!buf || rc != Z_STREAM_END) {
+        free(buf);
+        return false;
+    }
+    *out = buf;
+    *outn = len;
+    return true;
+}
+
+char *ct_digest_string_to_sign(const char *end_time, const char *bucket, const char *key, const char *hash_hex,
+                               const char *prev_sig)
+{
+    size_t n = strlen(end_time) + strlen(bucket) + strlen(key) + strlen(hash_hex) +
+               (prev_sig ? strlen(prev_sig) : 4) + 8;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s\n%s/%s\n%s\n%s", end_time, bucket, key, hash_hex, prev_sig ? prev_sig : "null");
+    return s;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static bool ct_key_fill(ct_key *k, EVP_PKEY *pkey)
+{
+    unsigned char *der = NULL;
+    int len = i2d_PublicKey(pkey, &der);   /* RSA: PKCS#1 RSAPublicKey */
+    if (len <= 0)
+        return false;
+    unsigned char md[16];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(der, (size_t)len, md, &mdlen, EVP_md5(), NULL)) {
+        OPENSSL_free(der);
+        return false;
+    }
+    k->pkey = pkey;
+    k->der = der;
+    k->der_len = (size_t)len;
+    gt_hex(md, 16, k->fp);
+    return true;
+}
+
+static void ct_key_path(char *out, size_t cap, const char *region, int64_t start_s)
+{
+    snprintf(out, cap, "%s/%s/%lld.pem", ct_dir, region, (long long)start_s);
+}
+
+static bool ct_region_ok(const char *region)
+{
+    size_t n = strlen(region);
+    if (n == 0 || n >= 32)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((region[i] >= 'a' && region[i] <= 'z') || (region[i] >= '0' && region[i] <= '9') || region[i] == '-'))
+            return false;
+    return true;
+}
+
+static bool ct_load_file(const char *region, int64_t start_s)
+{
+    if (ct_nkeys >= CT_MAX_KEYS)
+        return false;
+    char path[2400];
+    ct_key_path(path, sizeof path, region, start_s);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!pkey)
+        return false;
+    ct_key *k = &ct_keys[ct_nkeys];
+    memset(k, 0, sizeof *k);
+    gt_strlcpy(k->region, region, sizeof k->region);
+    k->start_s = start_s;
+    if (!ct_key_fill(k, pkey)) {
+        EVP_PKEY_free(pkey);
+        return false;
+    }
+    ct_nkeys++;
+    return true;
+}
+
+/* Load every stored key once (caller holds ct_mu). */
+static void ct_scan(void)
+{
+    if (ct_scanned)
+        return;
+    ct_scanned = true;
+    DIR *top = opendir(ct_dir);
+    if (!top)
+        return;
+    struct dirent *r;
+    while ((r = readdir(top))) {
+        if (!ct_region_ok(r->d_name))
+            continue;
+        char sub[2400];
+        snprintf(sub, sizeof sub, "%s/%s", ct_dir, r->d_name);
+        DIR *d = opendir(sub);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t n = strlen(e->d_name);
+            int64_t start;
+            if (n > 4 && strcmp(e->d_name + n - 4, ".pem") == 0 && gt_parse_i64(e->d_name, n - 4, &start))
+                ct_load_file(r->d_name, start);
+        }
+        closedir(d);
+    }
+    closedir(top);
+}
+
+/* Make and store a new key for region starting at now (caller holds ct_mu). */
+static ct_key *ct_make_key(const char *region, int64_t now_s)
+{
+    if (ct_nkeys >= CT_MAX_KEYS || !ct_region_ok(region))
+        return NULL;
+    char dir[2400], path[2400], tmp[2500];
+    snprintf(dir, sizeof dir, "%s/%s", ct_dir, region);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return NULL;
+    EVP_PKEY *pkey = EVP_RSA_gen(2048);
+    if (!pkey)
+        return NULL;
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    long pem_len = 0;
+    if (!mem || !PEM_write_bio_PrivateKey(mem, pkey, NULL, NULL, 0, NULL, NULL) ||
+        (pem_len = BIO_get_mem_data(mem, &pem)) <= 0) {
+        BIO_free(mem);
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    ct_key_path(path, sizeof path, region, now_s);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, pem, (size_t)pem_len) == (ssize_t)pem_len && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    BIO_free(mem);
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok) {
+        unlink(tmp);
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    ct_key *k = &ct_keys[ct_nkeys];
+    memset(k, 0, sizeof *k);
+    gt_strlcpy(k->region, region, sizeof k->region);
+    k->start_s = now_s;
+    if (!ct_key_fill(k, pkey)) {
+        EVP_PKEY_free(pkey);
+        return NULL;
+    }
+    ct_nkeys++;
+    return k;
+}
+
+/* The region's signing key now, made when missing or too old. */
+static ct_key *ct_current(const char *region, int64_t now_s)
+{
+    ct_scan();
+    ct_key *best = NULL;
+    for (int i = 0; i < ct_nkeys; i++)
+        if (strcmp(ct_keys[i].region, region) == 0 && ct_keys[i].start_s <= now_s &&
+            (!best || ct_keys[i].start_s > best->start_s))
+            best = &ct_keys[i];
+    if (best && now_s < best->start_s + CT_DIGEST_KEY_DAYS * 86400LL)
+        return best;
+    return ct_make_key(region, now_s);
+}
+
+bool ct_digest_init(const char *data_dir, char *err, size_t errcap)
+{
+    pthread_mutex_lock(&ct_mu);
+    snprintf(ct_dir, sizeof ct_dir, "%s/cloudtrail-keys", data_dir);
+    bool ok = mkdir(ct_dir, 0700) == 0 || errno == EEXIST;
+    if (ok)
+        chmod(ct_dir, 0700);
+    ct_ready = ok;
+    ct_scanned = false;
+    pthread_mutex_unlock(&ct_mu);
+    if (!ok)
+        snprintf(err, errcap, "cannot create %s: %s", ct_dir, strerror(errno));
+    return ok;
+}
+
+void ct_digest_shutdown(void)
+{
+    pthread_mutex_lock(&ct_mu);
+    for (int i = 0; i < ct_nkeys; i++) {
+        EVP_PKEY_free(ct_keys[i].pkey);
+        OPENSSL_free(ct_keys[i].der);
+    }
+    ct_nkeys = 0;
+    ct_ready = false;
+    ct_scanned = false;
+    pthread_mutex_unlock(&ct_mu);
+}
+
+bool ct_digest_sign(const char *region, const char *msg, char sig_hex[513], char fp[33])
+{
+    pthread_mutex_lock(&ct_mu);
+    ct_key *k = ct_ready ? ct_current(region, gt_now_ms() / 1000) : NULL;
+    bool ok = false;
+    if (k) {
+        unsigned char sig[512];
+        size_t siglen = sizeof sig;
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        ok = md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k->pkey) == 1 &&
+             EVP_DigestSign(md, sig, &siglen, (const unsigned char *)msg, strlen(msg)) == 1 && siglen == 256;
+        EVP_MD_CTX_free(md);
+        if (ok) {
+            gt_hex(sig, siglen, sig_hex);
+            memcpy(fp, k->fp, 33);
+        }
+    }
+    pthread_mutex_unlock(&ct_mu);
+    return ok;
+}
+
+bool ct_digest_fingerprint(const char *region, char fp[33])
+{
+    pthread_mutex_lock(&ct_mu);
+    ct_key *k = ct_ready ? ct_current(region, gt_now_ms() / 1000) : NULL;
+    if (k)
+        memcpy(fp, k->fp, 33);
+    pthread_mutex_unlock(&ct_mu);
+    return k != NULL;
+}
+
+bool ct_digest_verify_der(const unsigned char *der, size_t der_len, const char *msg, const char *sig_hex)
+{
+    size_t hl = strlen(sig_hex);
+    if (hl == 0 || hl % 2 || hl > 1024)
+        return false;
+    unsigned char sig[512];
+    if (!gt_unhex(sig_hex, sig, hl / 2))
+        return false;
+    const unsigned char *p = der;
+    EVP_PKEY *pkey = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)der_len);
+    if (!pkey)
+        return false;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    bool ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) == 1 &&
+              EVP_DigestVerify(md, sig, hl / 2, (const unsigned char *)msg, strlen(msg)) == 1;
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(pkey);
+    return ok;
+}
+
+/* ---------------------------------------------------------------- ListPublicKeys */
+
+static bool ct_time_in(const gt_call *c, const char *name, int64_t *s)
+{
+    json_t *v = json_object_get(c->input, name);
+    if (!v)
+        return true;
+    if (json_is_number(v)) {
+        double d = json_number_value(v);
+        if (!isfinite(d) || d < 0 || d > 253402300799.0)
+            return false;
+        *s = (int64_t)d;
+        return true;
+    }
+    int64_t ms;
+    const char *str = json_string_value(v);
+    if (!str || !gt_parse_iso(str, &ms))
+        return false;
+    *s = ms / 1000;
+    return true;
+}
+
+static json_t *ct_key_json(const ct_key *k)
+{
+    size_t b64cap = 4 * ((k->der_len + 2) / 3) + 1;
+    char *b64 = malloc(b64cap);
+    if (!b64)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)b64, k->der, (int)k->der_len);
+    json_t *o = json_pack("{s:s, s:I, s:I, s:s}", "Value", b64, "ValidityStartTime", (json_int_t)k->start_s,
+                          "ValidityEndTime", (json_int_t)(k->start_s + (CT_DIGEST_KEY_DAYS + 1) * 86400LL),
+                          "Fingerprint", k->fp);
+    free(b64);
+    return o;
+}
+
+gt_err ct_digest_list_public_keys(gt_call *c, store_txn *t)
+{
+    int64_t now = c->now_ms / 1000, start = now, end = now;
+    if (!ct_time_in(c, "StartTime", &start) || !ct_time_in(c, "EndTime", &end))
+        return gt_call_fail(c, GT_E_CT_INVALID_TIME_RANGE, "Invalid time value.");
+    if (start > end)
+        return gt_call_fail(c, GT_E_CT_INVALID_TIME_RANGE, "Start time must be before end time.");
+    json_t *list = json_array();
+    pthread_mutex_lock(&ct_mu);
+    if (ct_ready) {
+        ct_current(c->region, now);   /* the caller's region always has a current key */
+        /* the call's region first, newest first; then every other region */
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = ct_nkeys - 1; i >= 0; i--) {
+                const ct_key *k = &ct_keys[i];
+                bool mine = strcmp(k->region, c->region) == 0;
+                if (mine != (pass == 0))
+                    continue;
+                int64_t kend = k->start_s + (CT_DIGEST_KEY_DAYS + 1) * 86400LL;
+                if (k->start_s <= end && kend >= start)
+                    json_array_append_new(list, ct_key_json(k));
+            }
+        }
+    }
+    pthread_mutex_unlock(&ct_mu);
+    c->output = json_object();
+    json_object_set_new(c->output, "PublicKeyList", list);
+    return GT_OK;
+}

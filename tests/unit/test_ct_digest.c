@@ -1,0 +1,184 @@
+/*
+ * test_ct_digest.c: unit tests for cloudtrail/ct_digest.c: gzip as one
+ * member that round-trips, SHA-256 hex, the string to sign (§3.3), signing
+ * with a per-region key stored 0600 under the data dir and verifying with
+ * the PKCS#1 DER ListPublicKeys serves, fingerprint = MD5 of that DER,
+ * and that a changed message or signature does not verify.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cloudtrail/ct_digest.h"
+#include "util/gtutil.h"
+
+static void test_gzip(void **state)
+{
+    (void)state;
+    const char *text = "{\"Records\":[{\"eventName\":\"CreateGroup\"}]}";
+    unsigned char *gz = NULL, *back = NULL;
+    size_t gzn = 0, backn = 0;
+    assert_true(ct_gzip(text, strlen(text), &gz, &gzn));
+    assert_true(gzn > 18 && gz[0] == 0x1f && gz[1] == 0x8b);
+    assert_true(ct_gunzip(gz, gzn, 1 << 20, &back, &backn));
+    assert_int_equal(backn, strlen(text));
+    assert_memory_equal(back, text, backn);
+    free(back);
+    /* a cap smaller than the content fails rather than truncating */
+    assert_false(ct_gunzip(gz, gzn, 8, &back, &backn));
+    /* garbage is not gzip */
+    assert_false(ct_gunzip("nope", 4, 1024, &back, &backn));
+    free(gz);
+    char hex[65];
+    ct_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_string_to_sign(void **state)
+{
+    (void)state;
+    char *s = ct_digest_string_to_sign("2026-01-01T01:00:00Z", "bkt", "AWSLogs/k.json.gz", "ab12", NULL);
+    assert_string_equal(s, "2026-01-01T01:00:00Z\nbkt/AWSLogs/k.json.gz\nab12\nnull");
+    free(s);
+    s = ct_digest_string_to_sign("2026-01-01T01:00:00Z", "bkt", "k", "ab12", "ff00");
+    assert_string_equal(s, "2026-01-01T01:00:00Z\nbkt/k\nab12\nff00");
+    free(s);
+}
+
+/* The DER ListPublicKeys would serve, read back from the handler. */
+static void list_keys(json_t **out)
+{
+    gt_call c;
+    memset(&c, 0, sizeof c);
+    c.region = "eu-west-1";
+    c.now_ms = gt_now_ms();
+    c.input = json_object();
+    assert_int_equal(ct_digest_list_public_keys(&c, NULL), GT_OK);
+    *out = json_incref(json_object_get(c.output, "PublicKeyList"));
+    json_decref(c.output);
+    json_decref(c.input);
+}
+
+static void test_sign_verify(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gt-ct-digest-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[256];
+    assert_true(ct_digest_init(dir, err, sizeof err));
+    char sig[513], fp[33];
+    const char *msg = "2026-01-01T01:00:00Z\nbkt/k\nab12\nnull";
+    assert_true(ct_digest_sign("eu-west-1", msg, sig, fp));
+    assert_int_equal(strlen(sig), 512);
+    assert_int_equal(strlen(fp), 32);
+
+    /* the key file is private */
+    char kdir[512];
+    snprintf(kdir, sizeof kdir, "%s/cloudtrail-keys/eu-west-1", dir);
+    DIR *d = opendir(kdir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", kdir, e->d_name);
+        struct stat st;
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        files++;
+    }
+    closedir(d);
+    assert_int_equal(files, 1);
+
+    json_t *keys;
+    list_keys(&keys);
+    assert_int_equal(json_array_size(keys), 1);
+    json_t *k = json_array_get(keys, 0);
+    const char *b64 = json_string_value(json_object_get(k, "Value"));
+    unsigned char der[1024];
+    int n = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)strlen(b64));
+    assert_true(n > 0);
+    while (n > 0 && b64[strlen(b64) - 1] == '=' && der[n - 1] == 0 && n > 200)   /* strip base64 padding bytes */
+        n--;
+    /* PKCS#1 RSAPublicKey (what the v1 CLI's rsa.PublicKey.load_pkcs1 takes) */
+    assert_true(strncmp(b64, "MIIBCgKCAQEA", 12) == 0);
+    unsigned char md[16];
+    unsigned int mdl;
+    EVP_Digest(der, (size_t)n, md, &mdl, EVP_md5(), NULL);
+    char mdhex[33];
+    gt_hex(md, 16, mdhex);
+    assert_string_equal(mdhex, fp);
+    assert_string_equal(json_string_value(json_object_get(k, "Fingerprint")), fp);
+    assert_true(ct_digest_verify_der(der, (size_t)n, msg, sig));
+    assert_false(ct_digest_verify_der(der, (size_t)n, "2026-01-01T01:00:00Z\nbkt/k\nab13\nnull", sig));
+    char bad[513];
+    memcpy(bad, sig, sizeof bad);
+    bad[10] = bad[10] == '0' ? '1' : '0';
+    assert_false(ct_digest_verify_der(der, (size_t)n, msg, bad));
+    json_decref(keys);
+
+    /* a restart loads the same key (same fingerprint), no new file */
+    ct_digest_shutdown();
+    assert_true(ct_digest_init(dir, err, sizeof err));
+    char fp2[33];
+    assert_true(ct_digest_sign("eu-west-1", msg, sig, fp2));
+    assert_string_equal(fp, fp2);
+    ct_digest_shutdown();
+}
+
+/* A key older than its signing period is replaced; both stay listed while
+ * their validity windows overlap the asked range. */
+static void test_rotation(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gt-ct-rotate-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[256], sig[513], fp_old[33], fp_new[33];
+    assert_true(ct_digest_init(dir, err, sizeof err));
+    assert_true(ct_digest_sign("eu-west-1", "m", sig, fp_old));
+    ct_digest_shutdown();
+    /* age the key file: 30.5 days old */
+    char kdir[512], from[1024] = "", to[1024];
+    snprintf(kdir, sizeof kdir, "%s/cloudtrail-keys/eu-west-1", dir);
+    DIR *d = opendir(kdir);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            snprintf(from, sizeof from, "%s/%s", kdir, e->d_name);
+    closedir(d);
+    long long old = (long long)(gt_now_ms() / 1000) - 30 * 86400 - 43200;
+    snprintf(to, sizeof to, "%s/%lld.pem", kdir, old);
+    assert_int_equal(rename(from, to), 0);
+    assert_true(ct_digest_init(dir, err, sizeof err));
+    assert_true(ct_digest_sign("eu-west-1", "m", sig, fp_new));
+    assert_string_not_equal(fp_old, fp_new);
+    json_t *keys;
+    list_keys(&keys);   /* now: both windows overlap (31-day validity) */
+    assert_int_equal(json_array_size(keys), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(keys, 0), "Fingerprint")), fp_new);
+    json_decref(keys);
+    ct_digest_shutdown();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_string_to_sign),
+        cmocka_unit_test(test_sign_verify),
+        cmocka_unit_test(test_rotation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
