@@ -39,6 +39,7 @@ static const opt_def opts[] = {
     {"retention-days", OPT_LONG, OFF(retention_days), 0, 1, 36500, "90", "event history retention, days"},
     {"max-body", OPT_LONG, OFF(max_body_bytes), 0, 1024, 64L << 20, "1048576", "largest accepted request body, bytes"},
     {"threads", OPT_LONG, OFF(threads), 0, 1, 1024, "16", "HTTP worker threads"},
+    {"console-session-ttl", OPT_LONG, OFF(console_session_ttl), 0, 1, 30L * 86400, "43200", "web console session lifetime, seconds"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -16,6 +16,7 @@ typedef struct gt_config {
     long retention_days;
     long max_body_bytes;
     long threads;
+    long console_session_ttl;   /* seconds */
     char config_file[2048];
 } gt_config;
 
