@@ -263,7 +263,7 @@ function evRow(e, fresh) {
     h("td", {}, h("button", { class: "linkish", type: "button" }, e.EventName)),
     h("td", {}, e.Username || ""),
     h("td", {}, e.EventSource || ""),
-    h("td", { class: "wrap" }, res.map((r) => r.ResourceType).filter(Boolean).join(", ")),
+    h("td", { class: "nowrap" }, res.map((r) => r.ResourceType).filter(Boolean).join(", ")),
     h("td", { class: "wrap" }, res.map((r) => r.ResourceName).filter(Boolean).join(", ")),
     h("td", { class: rec.errorCode ? "err" : "" }, rec.errorCode || ""));
   return tr;
@@ -336,7 +336,7 @@ function renderEvents() {
 
   mount(h("h1", {}, "Event history"),
     h("p", { class: "sub" }, "Management events of this account and region, newest first. Each page you load here is itself a recorded LookupEvents call."),
-    h("div", { class: "panel" }, form, head, msg, table, pager));
+    h("div", { class: "panel" }, form, head, msg, h("div", { class: "scroll" }, table), pager));
 
   function liveStatus() {
     status.replaceChildren(EV.live ? h("span", {}, h("span", { class: "live-dot" }), EV.lastPoll ? `updated ${fmtTime(EV.lastPoll)}` : "waiting…") : "");
