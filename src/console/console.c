@@ -54,6 +54,7 @@
 #include <strings.h>
 
 #include "auth/identity.h"
+#include "cloudtrail/ct_record.h"
 #include "console/console_assets.h"
 #include "util/gtutil.h"
 
@@ -321,8 +322,10 @@ static void rl_note(console *c, const char *ip, int64_t now, bool ok)
 
 /* ---------------------------------------------------------------- sign-in methods */
 
-/* A sign-in method: body -> principal, or an error (GT_E_CONSOLE_BAD_CREDENTIALS
- * for wrong credentials, which counts towards the rate limit). */
+/* A sign-in method: body -> principal, or an error. Wrong credentials are
+ * GT_E_CONSOLE_BAD_CREDENTIALS (counted towards the rate limit); then *who
+ * is filled if the identity exists (so the failed ConsoleLogin can be
+ * recorded in its account) and zeroed otherwise. who->secret is wiped. */
 typedef gt_err (*console_authn)(const gt_server_ctx *ctx, const json_t *body, auth_principal *who);
 
 /* "accessKey": {accessKeyId, secretAccessKey}. */
@@ -333,8 +336,10 @@ static gt_err authn_access_key(const gt_server_ctx *ctx, const json_t *body, aut
     if (!akid || !secret || !*akid || strlen(akid) > 128 || strlen(secret) > 128)
         return GT_E_CONSOLE_BAD_CREDENTIALS;
     gt_err e = auth_lookup_key(ctx->st, akid, who);
-    if (e == GT_E_UNRECOGNIZED_CLIENT)
+    if (e == GT_E_UNRECOGNIZED_CLIENT) {
+        memset(who, 0, sizeof *who);
         return GT_E_CONSOLE_BAD_CREDENTIALS;
+    }
     if (e != GT_OK)
         return e;
     bool ok = who->active && const_eq(secret, strlen(secret), who->secret, strlen(who->secret));
@@ -350,12 +355,92 @@ static const struct {
     /* {"password", ...}: IAM console passwords (issue: identity) */
 };
 
+/* ---------------------------------------------------------------- ConsoleLogin records */
+
+/* The ConsoleLogin record of a sign-in (eventType AwsConsoleSignIn, a
+ * global service event, so in us-east-1: cloudtrail.md §1.5, §2.4). As on
+ * AWS a failure has errorMessage "Failed authentication", no errorCode,
+ * and responseElements {"ConsoleLogin": "Failure"}. The userIdentity keeps
+ * the access key signed in with, so auditors can tell which key it was. */
+static json_t *login_record(const auth_principal *who, const http_req *r, bool ok, const char *event_id,
+                            int64_t when_ms, bool secure)
+{
+    char when[21], login_to[320];
+    gt_fmt_iso_s(when_ms / 1000, when);
+    size_t hl = 0, ual = 0;
+    const char *host = http_req_header(r, "Host", &hl);
+    const char *ua = http_req_header(r, "User-Agent", &ual);
+    snprintf(login_to, sizeof login_to, "%s://%.*s/console/", secure ? "https" : "http", (int)(hl > 255 ? 255 : hl),
+             host ? host : "");
+    json_t *rec = json_object();
+    json_object_set_new(rec, "eventVersion", json_string(CT_EVENT_VERSION));
+    json_object_set_new(rec, "userIdentity", ct_user_identity(who));
+    json_object_set_new(rec, "eventTime", json_string(when));
+    json_object_set_new(rec, "eventSource", json_string("signin.amazonaws.com"));
+    json_object_set_new(rec, "eventName", json_string("ConsoleLogin"));
+    json_object_set_new(rec, "awsRegion", json_string("us-east-1"));
+    json_object_set_new(rec, "sourceIPAddress", json_string(r->remote_ip ? r->remote_ip : ""));
+    if (ua)
+        json_object_set_new(rec, "userAgent", json_stringn(ua, ual > CT_MAX_SHORT_FIELD ? CT_MAX_SHORT_FIELD : ual));
+    if (!ok)
+        json_object_set_new(rec, "errorMessage", json_string("Failed authentication"));
+    json_object_set_new(rec, "requestParameters", json_null());
+    json_object_set_new(rec, "responseElements", json_pack("{s:s}", "ConsoleLogin", ok ? "Success" : "Failure"));
+    json_object_set_new(rec, "additionalEventData",
+                        json_pack("{s:s, s:s, s:s}", "LoginTo", login_to, "MobileVersion", "No", "MFAUsed", "No"));
+    json_object_set_new(rec, "eventID", json_string(event_id));
+    json_object_set_new(rec, "readOnly", json_false());
+    json_object_set_new(rec, "eventType", json_string("AwsConsoleSignIn"));
+    json_object_set_new(rec, "managementEvent", json_true());
+    json_object_set_new(rec, "recipientAccountId", json_string(who->account_id));
+    json_object_set_new(rec, "eventCategory", json_string("Management"));
+    return rec;
+}
+
+typedef struct login_ev {
+    const auth_principal *who;
+    const http_req *req;
+    bool ok, secure;
+} login_ev;
+
+static gt_err append_login(store_txn *t, const login_ev *l)
+{
+    char event_id[37];
+    gt_uuid4(event_id);
+    int64_t when = gt_now_ms();
+    json_t *rec = login_record(l->who, l->req, l->ok, event_id, when, l->secure);
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    json_decref(rec);
+    if (!text)
+        return GT_E_NOMEM;
+    store_event ev = {
+        .account = l->who->account_id,
+        .region = "us-east-1",
+        .time_ms = when,
+        .event_id = event_id,
+        .event_name = "ConsoleLogin",
+        .event_source = "signin.amazonaws.com",
+        .username = ct_username(l->who),
+        .access_key_id = l->who->access_key_id,
+        .read_only = false,
+        .json = text,
+    };
+    int rc = store_event_append(t, &ev, NULL);
+    free(text);
+    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
+static gt_err login_job(store_txn *t, void *ud)
+{
+    return append_login(t, ud);
+}
+
 /* ---------------------------------------------------------------- sessions in the store */
 
 typedef struct sess_job {
     const char *id;
     const char *body;        /* put: the doc; NULL: delete */
-    int64_t now_ms;
+    const login_ev *login;   /* put: the ConsoleLogin record, same transaction */
     char *got;               /* get: malloc'd doc */
 } sess_job;
 
@@ -385,7 +470,9 @@ static gt_err sess_put_job(store_txn *t, void *ud)
             store_doc_delete(t, &dk);
         }
     json_decref(ids);
-    return store_doc_put(t, &k, NULL, j->body) == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+    if (store_doc_put(t, &k, NULL, j->body) != STORE_OK)
+        return GT_E_UNAVAILABLE;
+    return j->login ? append_login(t, j->login) : GT_OK;
 }
 
 static gt_err sess_get_job(store_txn *t, void *ud)
@@ -481,8 +568,13 @@ static void api_signin(console *c, const http_req *r, http_resp *out)
     gt_err e = fn(c->o.ctx, body, &s.who);
     gt_strlcpy(s.region, region && *region ? region : c->o.ctx->home_region, sizeof s.region);
     json_decref(body);
-    if (e == GT_E_CONSOLE_BAD_CREDENTIALS)
+    if (e == GT_E_CONSOLE_BAD_CREDENTIALS) {
         rl_note(c, ip, now, false);
+        if (s.who.account_id[0]) {   /* a known identity: record the failed sign-in */
+            login_ev l = {.who = &s.who, .req = r, .ok = false, .secure = secure_cookies(c, r)};
+            store_run(c->o.ctx->st, login_job, &l);
+        }
+    }
     if (e != GT_OK) {
         reply_error(out, e, NULL);
         return;
@@ -499,6 +591,7 @@ static void api_signin(console *c, const http_req *r, http_resp *out)
     gt_hex(raw, sizeof raw, s.token);
     sha256_hex(s.token, s.id);
     gt_strlcpy(s.signin_key, s.who.access_key_id, sizeof s.signin_key);
+    auth_principal signer = s.who;   /* the ConsoleLogin record names the key signed in with */
     snprintf(s.who.access_key_id, sizeof s.who.access_key_id, "ASIA%s", rnd);
     s.created_ms = now;
     s.expires_ms = now + (int64_t)c->o.session_ttl_seconds * 1000;
@@ -507,7 +600,8 @@ static void api_signin(console *c, const http_req *r, http_resp *out)
                             (json_int_t)s.created_ms, "expires", (json_int_t)s.expires_ms, "ip", ip);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
-    sess_job j = {.id = s.id, .body = text};
+    login_ev l = {.who = &signer, .req = r, .ok = true, .secure = secure_cookies(c, r)};
+    sess_job j = {.id = s.id, .body = text, .login = &l};
     e = text ? store_run(c->o.ctx->st, sess_put_job, &j) : GT_E_NOMEM;
     free(text);
     if (e != GT_OK) {

@@ -225,3 +225,27 @@ def test_posts_need_json(server, path):
     c = Console(server)
     r = c.request("POST", path, raw=b"a=b", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status == 403 and r.json["__type"] == "InvalidCsrfToken"
+
+
+def test_signins_are_recorded_as_console_login(server):
+    c = Console(server)
+    ak, _ = server.key()
+    assert c.signin(secret="wrong-secret").status == 401
+    assert c.request("POST", "/console/api/signin", {"accessKeyId": "AKIANOSUCHKEY0000000",
+                                                      "secretAccessKey": "x"}).status == 401
+    assert c.signin(headers={"User-Agent": "Mozilla/5.0 test"}).status == 200
+    recs = server.records("ConsoleLogin")
+    # the unknown key belongs to no account: nothing to record it in
+    assert [r["responseElements"]["ConsoleLogin"] for r in recs] == ["Success", "Failure"]
+    ok, bad = recs
+    for r in recs:
+        assert r["eventSource"] == "signin.amazonaws.com" and r["eventType"] == "AwsConsoleSignIn"
+        assert r["awsRegion"] == "us-east-1" and r["readOnly"] is False and r["managementEvent"] is True
+        assert r["userIdentity"]["userName"] == "admin" and r["userIdentity"]["accessKeyId"] == ak
+        assert r["sourceIPAddress"] == "127.0.0.1" and "errorCode" not in r
+    assert bad["errorMessage"] == "Failed authentication" and "errorMessage" not in ok
+    assert ok["userAgent"] == "Mozilla/5.0 test"
+    assert ok["additionalEventData"]["LoginTo"] == f"{server.url}/console/"
+    ev = server.client("cloudtrail").lookup_events(LookupAttributes=[
+        {"AttributeKey": "EventSource", "AttributeValue": "signin.amazonaws.com"}])["Events"]
+    assert len(ev) == 2 and all(e["Username"] == "admin" for e in ev)
