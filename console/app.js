@@ -272,7 +272,14 @@ function evRow(e, fresh) {
 function renderEvents() {
   const attrSel = h("select", { id: "attr", "aria-label": "Lookup attribute" }, ATTRS.map(([k, label]) => h("option", { value: k, selected: k === EV.attr }, label)));
   const valueIn = h("input", { id: "attr-value", placeholder: "Enter a value", value: EV.value, "aria-label": "Attribute value", size: 28 });
-  const sync = () => { valueIn.disabled = !attrSel.value; if (!attrSel.value) valueIn.value = ""; };
+  const HINTS = { EventName: "e.g. CreateGroup", Username: "e.g. admin", EventSource: "e.g. greengrass.amazonaws.com",
+    ResourceType: "e.g. AWS::Greengrass::Group", ResourceName: "e.g. a resource ARN", EventId: "an event ID",
+    AccessKeyId: "e.g. AKIA… or ASIA…", ReadOnly: "true or false" };
+  const sync = () => {
+    valueIn.disabled = !attrSel.value;
+    if (!attrSel.value) valueIn.value = "";
+    valueIn.placeholder = HINTS[attrSel.value] || "Choose an attribute first";
+  };
   attrSel.addEventListener("change", sync); sync();
 
   const startIn = h("input", { type: "datetime-local", id: "start", "aria-label": "Start time" });
