@@ -51,6 +51,13 @@ function h(tag, attrs, ...kids) {
 }
 const $ = (sel, root) => (root || document).querySelector(sel);
 const app = () => $("#app");
+/* Text with line-break opportunities after '/' and ':' (long ARNs), or
+ * before capitals when camel (long error codes). */
+function breakable(text, camel) {
+  const frag = document.createDocumentFragment();
+  for (const part of String(text).split(camel ? /(?=[A-Z][a-z])/ : /(?<=[/:])/)) frag.append(h("wbr"), part);
+  return frag;
+}
 function mount(...kids) { const a = app(); a.replaceChildren(...kids); return a; }
 
 /* ------------------------------------------------------------ API */
@@ -264,8 +271,8 @@ function evRow(e, fresh) {
     h("td", {}, e.Username || ""),
     h("td", {}, e.EventSource || ""),
     h("td", { class: "nowrap" }, res.map((r) => r.ResourceType).filter(Boolean).join(", ")),
-    h("td", { class: "wrap" }, res.map((r) => r.ResourceName).filter(Boolean).join(", ")),
-    h("td", { class: rec.errorCode ? "err" : "" }, rec.errorCode || ""));
+    h("td", { class: "wrap" }, breakable(res.map((r) => r.ResourceName).filter(Boolean).join(", "))),
+    h("td", { class: rec.errorCode ? "err" : "", title: rec.errorMessage || null }, breakable(rec.errorCode || "", true)));
   return tr;
 }
 
@@ -392,9 +399,9 @@ function startLive(onTick) {
       const input = lookupInput({ MaxResults: 50 });
       if (since) input.StartTime = since;
       delete input.EndTime;
-      const r = await call("cloudtrail", "LookupEvents", input);
+      const got = await callAll("cloudtrail", "LookupEvents", input, "Events", 4);
       const known = new Set(EV.events.map((e) => e.EventId));
-      const fresh = (r.Events || []).filter((e) => !known.has(e.EventId));
+      const fresh = got.filter((e) => !known.has(e.EventId));
       if (fresh.length) {
         EV.events = fresh.concat(EV.events).slice(0, 500);
         EV.drawRows(new Set(fresh.map((e) => e.EventId)));
