@@ -234,7 +234,7 @@ function route() {
 /* ------------------------------------------------------------ Event history */
 const EV = {
   attr: "", value: "", preset: "1h", start: null, end: null,
-  pages: [undefined], page: 0, events: [], live: false, lastPoll: null,
+  pages: [undefined], page: 0, events: [], live: false, lastPoll: null, range: null,
 };
 
 function evTimeRange() {
@@ -244,16 +244,22 @@ function evTimeRange() {
   return { start: p && p[1] ? now - p[1] * 60000 : null, end: null };
 }
 
+/* A relative range is fixed when the query is applied: LookupEvents binds
+ * its NextToken to the exact StartTime/EndTime, so page 2 must ask with
+ * page 1's times. */
+function freezeRange() { EV.range = evTimeRange(); }
+
 function lookupInput(extra) {
   const input = {};
   if (EV.attr && EV.value) input.LookupAttributes = [{ AttributeKey: EV.attr, AttributeValue: EV.value }];
-  const r = evTimeRange();
+  const r = EV.range || evTimeRange();
   if (r.start) input.StartTime = Math.floor(r.start / 1000);
   if (r.end) input.EndTime = Math.floor(r.end / 1000);
   return Object.assign(input, extra || {});
 }
 
 function isOwnRead(e) {
+  if (EV.attr === "EventName" || EV.attr === "AccessKeyId") return false;   /* asked for explicitly */
   return S.hideOwnReads && e.EventName === "LookupEvents" && S.session && e.AccessKeyId === S.session.user.sessionKeyId;
 }
 
@@ -311,7 +317,11 @@ function renderEvents() {
     } }, label)));
 
   const liveBox = h("input", { type: "checkbox", id: "live", checked: EV.live });
-  liveBox.addEventListener("change", () => { EV.live = liveBox.checked; if (EV.live) { EV.page = 0; EV.pages = [undefined]; load(); } else stopLive(); liveStatus(); });
+  liveBox.addEventListener("change", () => {
+    EV.live = liveBox.checked;
+    if (EV.live) { EV.page = 0; EV.pages = [undefined]; freezeRange(); load(); } else stopLive();
+    liveStatus();
+  });
   const hideBox = h("input", { type: "checkbox", id: "hide-own", checked: S.hideOwnReads });
   hideBox.addEventListener("change", () => { S.hideOwnReads = hideBox.checked; localStorage.setItem("gt.hideOwnReads", String(hideBox.checked)); drawRows(); });
 
@@ -328,6 +338,7 @@ function renderEvents() {
     EV.attr = attrSel.value; EV.value = valueIn.value.trim();
     if (EV.preset === "custom") { EV.start = parseLocalInput(startIn.value); EV.end = parseLocalInput(endIn.value); }
     EV.page = 0; EV.pages = [undefined];
+    freezeRange();
     load();
   }
 
@@ -366,6 +377,7 @@ function renderEvents() {
     pageNo.textContent = EV.live ? "live: newest events" : `Page ${EV.page + 1}`;
   }
   EV.drawRows = drawRows;
+  if (EV.page === 0) freezeRange();
 
   async function load() {
     stopLive();
@@ -393,7 +405,7 @@ function startLive(onTick) {
   stopLive();
   const tick = async () => {
     const newest = EV.events.reduce((m, e) => Math.max(m, e.EventTime), 0);
-    const r0 = evTimeRange();
+    const r0 = EV.range || evTimeRange();
     const since = Math.max(newest, r0.start ? Math.floor(r0.start / 1000) : 0);
     try {
       const input = lookupInput({ MaxResults: 50 });
