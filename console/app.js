@@ -17,6 +17,7 @@ const S = {
   tz: localStorage.getItem("gt.tz") === "local" ? "local" : "utc",
   hideOwnReads: localStorage.getItem("gt.hideOwnReads") !== "false",
   liveTimer: null,
+  region: null,           // the region calls go to (top bar); starts as the session's
 };
 
 const ATTRS = [
@@ -31,6 +32,9 @@ const ATTRS = [
   ["ReadOnly", "Read-only"],
 ];
 const PRESETS = [["30m", 30], ["1h", 60], ["3h", 180], ["12h", 720], ["All", 0]];
+const REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2",
+  "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-southeast-1", "ap-southeast-2",
+  "sa-east-1"];
 const DEF_KINDS = ["Core", "Device", "Function", "Subscription", "Logger", "Resource", "Connector"];
 
 /* ------------------------------------------------------------ DOM helpers */
@@ -86,7 +90,7 @@ async function post(path, body) {
 
 /* One recorded API call. Session loss sends the user back to sign-in. */
 async function call(service, operation, input) {
-  const r = await post("api/call", { service, operation, input: input || {} });
+  const r = await post("api/call", { service, operation, input: input || {}, region: S.region });
   if (r.ok) {
     const t = await r.text();
     return t ? JSON.parse(t) : {};
@@ -163,7 +167,10 @@ function signedIn(sess) {
   S.session = sess;
   $("#topbar").hidden = false;
   $("#who-name").textContent = sess.user.userName;
-  $("#who-detail").textContent = `${sess.user.accountId} · ${sess.region}`;
+  $("#who-detail").textContent = sess.user.accountId;
+  S.region = S.region || sess.region;
+  const regions = [...new Set([S.region, sess.homeRegion, ...REGIONS])];
+  $("#region").replaceChildren(...regions.map((r) => h("option", { value: r, selected: r === S.region }, r)));
   $("#who-detail").title = `${sess.user.arn}\nsession key ${sess.user.sessionKeyId}\nexpires ${sess.expiresAt}`;
   clearTimeout(S.expiryTimer);
   const left = sess.expiresAtMs - Date.now();
@@ -173,6 +180,7 @@ function signedIn(sess) {
 function signedOut(message) {
   stopLive();
   S.session = null;
+  S.region = null;
   clearTimeout(S.expiryTimer);
   $("#topbar").hidden = true;
   renderSignIn(message);
@@ -625,6 +633,11 @@ async function renderTrails() {
 /* ------------------------------------------------------------ start */
 async function start() {
   $("#signout").addEventListener("click", signOut);
+  $("#region").addEventListener("change", (ev) => {   /* resources and events are per region, as on AWS */
+    S.region = ev.target.value;
+    EV.page = 0; EV.pages = [undefined];
+    route();
+  });
   window.addEventListener("hashchange", route);
   let sess = null;
   try { sess = await loadSession(); } catch (_) { /* treated as signed out */ }

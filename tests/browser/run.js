@@ -168,6 +168,15 @@ async function main() {
       await shot("trails");
     });
 
+    await step("the region selector: groups are per region", async () => {
+      await page.click('a[data-nav="greengrass"]');
+      await page.waitForSelector(`#groups >> text=${groupName}`);
+      await page.selectOption("#region", "eu-west-1");
+      await page.waitForSelector("#groups-box .empty");
+      await page.selectOption("#region", "us-east-1");
+      await page.waitForSelector(`#groups >> text=${groupName}`);
+    });
+
     await step("find the group's CreateGroup in Event history, filter by event name", async () => {
       await page.click('a[data-nav="events"]');
       await page.waitForSelector("#events");
