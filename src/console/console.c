@@ -36,9 +36,10 @@
  *    https.
  *  - Expiry is enforced here from the stored expiry, whatever the browser
  *    keeps.
- *  - Failed sign-ins are counted per client IP in a fixed table; past the
- *    limit the IP gets 429 (with Retry-After) until its window ends,
- *    without the credentials being checked.
+ *  - Sign-in attempts are counted per client IP in a fixed table (a
+ *    success forgets the IP); past the limit the IP gets 429 (with
+ *    Retry-After) until its window ends, without the credentials being
+ *    checked.
  *  - Token and CSRF comparisons are constant time.
  */
 #include "console/console.h"
@@ -274,49 +275,51 @@ static bool valid_region(const char *s)
 
 /* ---------------------------------------------------------------- rate limit */
 
-/* Seconds the IP must still wait (0: it may try). */
-static long rl_blocked(console *c, const char *ip, int64_t now)
+/* The IP's slot, or NULL. Called with c->mu held. */
+static rl_slot *rl_find(console *c, const char *ip, rl_slot **victim)
 {
-    long wait = 0;
-    pthread_mutex_lock(&c->mu);
+    *victim = NULL;
     for (int i = 0; i < CONSOLE_RL_SLOTS; i++) {
         rl_slot *s = &c->rl[i];
-        if (strcmp(s->ip, ip) != 0)
-            continue;
-        int64_t end = s->window_start_ms + c->o.signin_window_seconds * 1000;
-        if (now < end && s->failures >= c->o.max_signin_failures)
-            wait = (long)((end - now + 999) / 1000);
-        break;
+        if (s->ip[0] && strcmp(s->ip, ip) == 0)
+            return s;
+        /* a free slot, else the one whose window started first */
+        if (!*victim || ((*victim)->ip[0] && (!s->ip[0] || s->window_start_ms < (*victim)->window_start_ms)))
+            *victim = s;
     }
+    return NULL;
+}
+
+/* Start a sign-in attempt: 0 if the IP may try, else the seconds it must
+ * still wait. An allowed attempt is counted as a failure right away (check
+ * and count are one step under the lock, so parallel guesses cannot slip
+ * past the limit); a success then forgets the IP (rl_forget). */
+static long rl_begin(console *c, const char *ip, int64_t now)
+{
+    long wait = 0;
+    int64_t window = (int64_t)c->o.signin_window_seconds * 1000;
+    pthread_mutex_lock(&c->mu);
+    rl_slot *victim, *s = rl_find(c, ip, &victim);
+    if (!s || now >= s->window_start_ms + window) {
+        s = s ? s : victim;
+        memset(s, 0, sizeof *s);
+        gt_strlcpy(s->ip, ip, sizeof s->ip);
+        s->window_start_ms = now;
+    }
+    if (s->failures >= c->o.max_signin_failures)
+        wait = (long)((s->window_start_ms + window - now + 999) / 1000);
+    else
+        s->failures++;
     pthread_mutex_unlock(&c->mu);
     return wait;
 }
 
-/* Count a failure (ok=false) or forget the IP (ok=true). A full table
- * reuses the slot whose window started first. */
-static void rl_note(console *c, const char *ip, int64_t now, bool ok)
+static void rl_forget(console *c, const char *ip)
 {
     pthread_mutex_lock(&c->mu);
-    rl_slot *found = NULL, *victim = NULL;
-    for (int i = 0; i < CONSOLE_RL_SLOTS && !found; i++) {
-        rl_slot *s = &c->rl[i];
-        if (s->ip[0] && strcmp(s->ip, ip) == 0)
-            found = s;
-        else if (!victim || (victim->ip[0] && (!s->ip[0] || s->window_start_ms < victim->window_start_ms)))
-            victim = s;
-    }
-    if (ok) {
-        if (found)
-            memset(found, 0, sizeof *found);
-    } else {
-        rl_slot *s = found ? found : victim;
-        if (!found || now >= s->window_start_ms + c->o.signin_window_seconds * 1000) {
-            memset(s, 0, sizeof *s);
-            gt_strlcpy(s->ip, ip, sizeof s->ip);
-            s->window_start_ms = now;
-        }
-        s->failures++;
-    }
+    rl_slot *victim, *s = rl_find(c, ip, &victim);
+    if (s)
+        memset(s, 0, sizeof *s);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -541,7 +544,7 @@ static void api_signin(console *c, const http_req *r, http_resp *out)
 {
     const char *ip = r->remote_ip ? r->remote_ip : "";
     int64_t now = gt_now_ms();
-    long wait = rl_blocked(c, ip, now);
+    long wait = rl_begin(c, ip, now);
     if (wait > 0) {
         char ra[32];
         snprintf(ra, sizeof ra, "%ld", wait);
@@ -569,7 +572,6 @@ static void api_signin(console *c, const http_req *r, http_resp *out)
     gt_strlcpy(s.region, region && *region ? region : c->o.ctx->home_region, sizeof s.region);
     json_decref(body);
     if (e == GT_E_CONSOLE_BAD_CREDENTIALS) {
-        rl_note(c, ip, now, false);
         if (s.who.account_id[0]) {   /* a known identity: record the failed sign-in */
             login_ev l = {.who = &s.who, .req = r, .ok = false, .secure = secure_cookies(c, r)};
             store_run(c->o.ctx->st, login_job, &l);
@@ -579,7 +581,7 @@ static void api_signin(console *c, const http_req *r, http_resp *out)
         reply_error(out, e, NULL);
         return;
     }
-    rl_note(c, ip, now, true);
+    rl_forget(c, ip);
 
     /* a new session: random token, a session key id like STS's ASIA... */
     unsigned char raw[32];
