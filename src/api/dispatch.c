@@ -5,6 +5,11 @@
  *   scope -> protocol decode (model tables) -> store_run( handler in a
  *   savepoint; CloudTrail record appended ) -> commit (group) -> encode.
  *
+ * gt_dispatch_as enters the same path after decoding, for principals
+ * authenticated another way (the web console's session): the input is
+ * validated against the model and everything from store_run on is shared
+ * (run_and_encode), so console calls are run and recorded like any other.
+ *
  * Invariants:
  *  - Nothing is answered 2xx before the transaction holding the change and
  *    its record is durable (store_run returns after the commit).
