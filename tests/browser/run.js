@@ -30,10 +30,10 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 function assert(cond, msg) { if (!cond) throw new Error("assertion failed: " + msg); }
 
 /* ------------------------------------------------------------ server */
-function startServer() {
+function startServer(extraArgs) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gt-browser-"));
   const data = path.join(dir, "data");
-  const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data-dir", data], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data-dir", data, ...(extraArgs || [])], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stderr.on("data", (d) => { out += d; });
   return new Promise((resolve, reject) => {
@@ -49,7 +49,18 @@ function startServer() {
         resolve({ proc, dir, data, url: `http://127.0.0.1:${m[1]}`, ak, sk, output: () => out });
       }
     });
-    proc.on("exit", (code) => reject(new Error(`server exited ${code}: ${out}`)));
+    proc.once("exit", (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+}
+
+/* SIGTERM, wait for the exit (it drains), then remove the data dir. */
+function stopServer(server) {
+  return new Promise((resolve) => {
+    const done = () => { fs.rmSync(server.dir, { recursive: true, force: true }); resolve(); };
+    if (server.proc.exitCode !== null) return done();
+    const t = setTimeout(() => { server.proc.kill("SIGKILL"); }, 10000);
+    server.proc.once("exit", () => { clearTimeout(t); done(); });
+    server.proc.kill("SIGTERM");
   });
 }
 
@@ -136,7 +147,9 @@ async function main() {
       assert(!js.includes("gt_console"), "cookie not readable from JS");
     });
 
-    await step("create a group from the console", async () => {
+    await step("create a group from the console; definitions are listed", async () => {
+      boto3(server, `gg.create_core_definition(Name="core-defs")
+gg.create_function_definition(Name="lambdas", InitialVersion={"Functions": []})`);
       await page.click('a[data-nav="greengrass"]');
       await page.waitForSelector("#group-name");
       await page.fill("#group-name", groupName);
@@ -144,7 +157,9 @@ async function main() {
       await page.waitForSelector("#created");
       await page.waitForSelector(`#groups >> text=${groupName}`);
       groupId = /\(([0-9a-f-]{36})\)/.exec(await page.textContent("#created"))[1];
-      await page.waitForSelector("#definitions, #defs-box .empty");
+      await page.waitForSelector("#definitions");
+      const defs = await page.$$eval("#definitions tbody tr", (trs) => trs.map((tr) => tr.children[0].textContent + ":" + tr.children[1].textContent));
+      assert(defs.sort().join(",") === "Core:core-defs,Function:lambdas", `definitions: ${defs}`);
       await shot("greengrass");
     });
 
@@ -310,6 +325,23 @@ async function main() {
       await page.waitForSelector("#akid");
     });
 
+    await step("an expired session sends the page back to sign-in", async () => {
+      const short = await startServer(["--console-session-ttl", "2"]);
+      try {
+        await page.goto(`${short.url}/console/`);
+        await page.fill("#akid", short.ak);
+        await page.fill("#secret", short.sk);
+        await page.click("#signin-btn");
+        await page.waitForSelector("#events");
+        await page.waitForSelector("#signin-message:not([hidden])", { timeout: 10000 });
+        assert(/expired/.test(await page.textContent("#signin-message")), "expiry message");
+        const status = await page.evaluate(async () => (await fetch("api/session")).status);
+        assert(status === 401, `server refuses the expired session: ${status}`);
+      } finally {
+        await stopServer(short);
+      }
+    });
+
     await step("no script errors in the page", async () => {
       const unexpected = consoleErrors.filter((m) => !/status of (401|403|404|429|501|400)/.test(m));
       assert(unexpected.length === 0, unexpected.join("\n"));
@@ -319,7 +351,7 @@ async function main() {
     console.log(server.output().split("\n").slice(-20).join("\n"));
   } finally {
     await context.close();
-    server.proc.kill("SIGTERM");
+    await stopServer(server);
     fs.rmSync(userDir, { recursive: true, force: true });
   }
   const ok = results.filter((r) => r[1] === "ok").length;
