@@ -96,20 +96,23 @@ async function rowsText(page) {
 async function main() {
   fs.mkdirSync(ART, { recursive: true });
   const server = await startServer();
+  // the server must not outlive this script, however it ends
+  process.on("exit", () => { if (server.proc.exitCode === null) server.proc.kill("SIGKILL"); });
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "gt-chromium-"));
-  // a fresh profile (--user-data-dir) for every run, through playwright's own option
-  const context = await chromium.launchPersistentContext(userDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    env: Object.assign({}, process.env, { TZ: "Asia/Kolkata" }),
-    viewport: { width: 1400, height: 900 },
-    acceptDownloads: true,
-    timezoneId: "Asia/Kolkata",
-  });
-  let failed = false;
+  let failed = false, context = null;
   try {
+    // a fresh profile (--user-data-dir) for every run, through playwright's own option
+    context = await chromium.launchPersistentContext(userDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      env: Object.assign({}, process.env, { TZ: "Asia/Kolkata" }),
+      viewport: { width: 1400, height: 900 },
+      acceptDownloads: true,
+      timezoneId: "Asia/Kolkata",
+    });
+
     const page = context.pages()[0] || await context.newPage();
     page.setDefaultTimeout(15000);
     const consoleErrors = [];
@@ -348,9 +351,10 @@ gg.create_function_definition(Name="lambdas", InitialVersion={"Functions": []})`
     });
   } catch (e) {
     failed = true;
+    if (!results.length || results[results.length - 1][1] !== "FAIL") console.log(`browser tests aborted: ${e.stack || e}`);
     console.log(server.output().split("\n").slice(-20).join("\n"));
   } finally {
-    await context.close();
+    if (context) await context.close();
     await stopServer(server);
     fs.rmSync(userDir, { recursive: true, force: true });
   }
