@@ -41,6 +41,7 @@ static const opt_def opts[] = {
     {"threads", OPT_LONG, OFF(threads), 0, 1, 1024, "16", "HTTP worker threads"},
     {"delivery-interval", OPT_LONG, OFF(delivery_interval), 0, 1, 86400, "60", "trail log file delivery period, seconds"},
     {"digest-interval", OPT_LONG, OFF(digest_interval), 0, 1, 86400, "3600", "trail digest file period, seconds"},
+    {"console-session-ttl", OPT_LONG, OFF(console_session_ttl), 0, 1, 30L * 86400, "43200", "web console session lifetime, seconds"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -18,6 +18,7 @@ typedef struct gt_config {
     long threads;
     long delivery_interval;   /* trail log file delivery, seconds */
     long digest_interval;     /* trail digest period, seconds */
+    long console_session_ttl;   /* seconds */
     char config_file[2048];
 } gt_config;
 

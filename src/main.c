@@ -23,6 +23,7 @@
 #include "cloudtrail/ct_digest.h"
 #include "cloudtrail/ct_validate.h"
 #include "config.h"
+#include "console/console.h"
 #include "http/server.h"
 #include "s3/s3_store.h"
 #include "store/store.h"
@@ -158,6 +159,13 @@ static int cmd_serve(int argc, char **argv)
     int64_t offset = 0;
     if (off && !gt_parse_i64(off, strlen(off), &offset))
         offset = 0;
+    console_opts co = {.ctx = &ctx, .session_ttl_seconds = cfg.console_session_ttl};
+    console *con = console_new(&co);
+    if (!con) {
+        fprintf(stderr, "greentrail: cannot start the console\n");
+        store_close(st);
+        return 1;
+    }
     http_server_opts ho = {
         .host = cfg.listen_host,
         .port = cfg.listen_port,
@@ -166,10 +174,12 @@ static int cmd_serve(int argc, char **argv)
         .threads = (unsigned)cfg.threads,
         .ctx = &ctx,
         .dispatch = {.max_skew_seconds = cfg.max_skew_seconds, .clock_offset_ms = offset},
+        .console = con,
     };
     http_server *hs = http_server_start(&ho, err, sizeof err);
     if (!hs) {
         fprintf(stderr, "greentrail: %s\n", err);
+        console_free(con);
         store_close(st);
         return 1;
     }
@@ -194,6 +204,7 @@ static int cmd_serve(int argc, char **argv)
            cfg.data_dir);
     printf("  profile default = IAM user admin, access key %s\n", admin.access_key_id);
     printf("  profile root    = account root,   access key %s\n", root.access_key_id);
+    printf("web console: http://%s:%d/console/ (sign in with an access key pair)\n", cfg.listen_host, port);
     printf("use them with:\n  export AWS_SHARED_CREDENTIALS_FILE=%s/credentials AWS_DEFAULT_REGION=%s\n"
            "  aws --endpoint-url http://%s:%d greengrass list-groups\n",
            cfg.data_dir, cfg.region, cfg.listen_host, port);
@@ -206,6 +217,7 @@ static int cmd_serve(int argc, char **argv)
     http_server_stop(hs);
     ct_deliver_stop(deliver);
     ct_digest_shutdown();
+    console_free(con);
     pthread_mutex_lock(&pr.mu);
     pr.stop = true;
     pthread_cond_signal(&pr.cv);

@@ -5,6 +5,11 @@
  *   scope -> protocol decode (model tables) -> store_run( handler in a
  *   savepoint; CloudTrail record appended ) -> commit (group) -> encode.
  *
+ * gt_dispatch_as enters the same path after decoding, for principals
+ * authenticated another way (the web console's session): the input is
+ * validated against the model and everything from store_run on is shared
+ * (run_and_encode), so console calls are run and recorded like any other.
+ *
  * Invariants:
  *  - Nothing is answered 2xx before the transaction holding the change and
  *    its record is durable (store_run returns after the commit).
@@ -111,7 +116,22 @@ typedef struct call_job {
     gt_call *c;
     const gt_service *svc;
     gt_handler handler;
+    int64_t console_session_ms;   /* > 0: a console session's call (gt_dispatch_as) */
 } call_job;
+
+/* A console session's record: temporary-credential userIdentity with a
+ * sessionContext, and sessionCredentialFromConsole the *string* "true"
+ * (cloudtrail.md §1.1, §1.3). */
+static void mark_console(json_t *rec, int64_t session_ms)
+{
+    char created[21];
+    gt_fmt_iso_s(session_ms / 1000, created);
+    json_t *ui = json_object_get(rec, "userIdentity");
+    json_object_set_new(ui, "sessionContext",
+                        json_pack("{s:{}, s:{}, s:{s:s, s:s}}", "sessionIssuer", "webIdFederationData",
+                                  "attributes", "creationDate", created, "mfaAuthenticated", "false"));
+    json_object_set_new(rec, "sessionCredentialFromConsole", json_string("true"));
+}
 
 static gt_err run_call(store_txn *t, void *ud)
 {
@@ -144,6 +164,8 @@ static gt_err run_call(store_txn *t, void *ud)
     ct_record_parts parts = {0};
     j->svc->record_parts(c, &parts);
     json_t *rec = ct_record_build(c, &parts, event_id, when);
+    if (rec && j->console_session_ms > 0)
+        mark_console(rec, j->console_session_ms);
     json_decref(parts.request_parameters);
     json_decref(parts.response_elements);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
@@ -204,6 +226,8 @@ static bool scope_is_s3(const http_req *req)
         return true;
     return req->query && memmem(req->query, req->query_len, "%2Fs3%2Faws4_request", 20) != NULL;
 }
+static void run_and_encode(const gt_service *svc, gt_call *cp, const model_op *op, json_t *input,
+                           gt_err e, const char *msg, int64_t console_session_ms, http_resp *out);
 
 void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http_req *req,
                  http_resp *out)
@@ -265,18 +289,29 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
         json_decref(input);
         return;
     }
+    run_and_encode(svc, &c, op, input, e, msg, 0, out);
+}
+
+/* From a decoded (or failed-to-decode) operation to the response: the
+ * handler and its record in one store job, then the protocol's encoding.
+ * Takes ownership of input. */
+static void run_and_encode(const gt_service *svc, gt_call *cp, const model_op *op, json_t *input,
+                           gt_err e, const char *msg, int64_t console_session_ms, http_resp *out)
+{
+    gt_call c = *cp;
     c.op = op;
     c.input = input ? input : json_object();
     if (e != GT_OK) {
         gt_err me = svc->map_error(op, e, msg);
         gt_call_fail(&c, me, "%s", msg[0] ? msg : gt_err_message(me));
     }
-    call_job job = {.c = &c, .svc = svc, .handler = svc->handler_for(op->name)};
+    call_job job = {.c = &c, .svc = svc, .handler = svc->handler_for(op->name),
+                    .console_session_ms = console_session_ms};
     if (c.err == GT_OK && !job.handler)
         gt_call_fail(&c, svc->model->target_prefix ? GT_E_CT_UNSUPPORTED_OPERATION : GT_E_NOT_IMPLEMENTED,
                      "%s is not supported by greentrail yet.", op->name);
 
-    gt_err se = store_run(srv->st, run_call, &job);
+    gt_err se = store_run(c.srv->st, run_call, &job);
     if (se != GT_OK)
         svc->encode_error(&c, GT_E_UNAVAILABLE, gt_err_message(GT_E_UNAVAILABLE), NULL, false, out);
     else if (c.err != GT_OK)
@@ -287,4 +322,35 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
     json_decref(c.output);
     json_decref(c.err_details);
     json_decref(c.resources);
+}
+
+void gt_dispatch_as(const gt_server_ctx *srv, const gt_dispatch_as_args *a, http_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    gt_uuid4(out->request_id);
+    out->content_type = "application/json";
+    const gt_service *svc = gt_service_for(a->service);
+    if (!svc) {
+        early_error(NULL, GT_E_UNKNOWN_SERVICE, NULL, out);
+        return;
+    }
+    const model_op *op = model_find_op(svc->model, a->op);
+    if (!op) {
+        svc->encode_error(NULL, GT_E_UNKNOWN_OPERATION, gt_err_message(GT_E_UNKNOWN_OPERATION), NULL, false, out);
+        return;
+    }
+    gt_call c = {
+        .srv = srv,
+        .req = a->req,
+        .who = a->who,
+        .account = a->who->account_id,
+        .region = a->region,
+        .svc = svc->model,
+        .now_ms = gt_now_ms(),
+    };
+    gt_strlcpy(c.request_id, out->request_id, sizeof c.request_id);
+    char msg[1024] = "";
+    json_t *input = a->input ? json_deep_copy(a->input) : json_object();
+    gt_err e = input ? api_validate(svc->model, op->input, input, msg, sizeof msg) : GT_E_NOMEM;
+    run_and_encode(svc, &c, op, input, e, msg, a->console_session_ms, out);
 }

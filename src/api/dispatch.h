@@ -50,4 +50,23 @@ typedef struct gt_dispatch_opts {
 void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http_req *req,
                  http_resp *out);
 
+/* One operation for a principal authenticated some other way than SigV4
+ * (the console's session). Everything after decoding is the same path as
+ * gt_dispatch: the input (keyed by model member names, borrowed; NULL
+ * means {}) is validated against the model, the handler runs and the call
+ * is recorded in one store transaction, and *out is the service's own
+ * response (release with http_resp_free()). */
+typedef struct gt_dispatch_as_args {
+    const auth_principal *who;     /* its access_key_id is what the record shows */
+    const char *service;           /* signing name: "greengrass", "cloudtrail" */
+    const char *op;                /* "CreateGroup" */
+    const char *region;
+    const json_t *input;
+    const http_req *req;           /* remote_ip and User-Agent for the record */
+    int64_t console_session_ms;    /* > 0: session start; the record gets a sessionContext
+                                      and sessionCredentialFromConsole "true" */
+} gt_dispatch_as_args;
+
+void gt_dispatch_as(const gt_server_ctx *srv, const gt_dispatch_as_args *a, http_resp *out);
+
 #endif

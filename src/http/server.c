@@ -10,6 +10,7 @@
  *  - The body never grows past max_body: the rest is drained and the
  *    request answered 413 without being dispatched.
  *  - `GET /health` answers without authentication and touches nothing.
+ *  - /console and /console/... go to the console module (its own sessions).
  *  - Per-request memory is freed in the completion callback, whatever
  *    happened to the connection.
  */
@@ -241,7 +242,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         .remote_ip = ip,
     };
     http_resp out;
-    gt_dispatch(s->o.ctx, &s->o.dispatch, &req, &out);
+    /* The web console (src/console) owns /console and /console/...: it
+     * authenticates by session cookie, not SigV4, so it is routed before
+     * gt_dispatch (SigV4-signed requests still go to the API). */
+    if (s->o.console && console_wants(&req))
+        console_handle(s->o.console, &req, &out);
+    else
+        gt_dispatch(s->o.ctx, &s->o.dispatch, &req, &out);
     return send_resp(con, &out);
 }
 

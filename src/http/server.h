@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "api/dispatch.h"
+#include "console/console.h"
 
 typedef struct http_server http_server;
 
@@ -16,6 +17,7 @@ typedef struct http_server_opts {
     unsigned threads;
     const gt_server_ctx *ctx;
     gt_dispatch_opts dispatch;
+    console *console;         /* /console requests; NULL: no console */
 } http_server_opts;
 
 /* Start listening. NULL on failure (reason in err). */
