@@ -39,6 +39,9 @@ static const opt_def opts[] = {
     {"retention-days", OPT_LONG, OFF(retention_days), 0, 1, 36500, "90", "event history retention, days"},
     {"max-body", OPT_LONG, OFF(max_body_bytes), 0, 1024, 64L << 20, "1048576", "largest accepted request body, bytes"},
     {"threads", OPT_LONG, OFF(threads), 0, 1, 1024, "16", "HTTP worker threads"},
+    {"rules-interval-ms", OPT_LONG, OFF(rules_interval_ms), 0, 1, 60000, "500", "EventBridge rules: journal poll period, ms"},
+    {"rules-retry-max-ms", OPT_LONG, OFF(rules_retry_max_ms), 0, 1, 86400000L, "60000", "EventBridge rules: longest retry back-off, ms"},
+    {"rules-file-dir", OPT_STR, OFF(rules_file_dir), CAP(rules_file_dir), 0, 0, "rule-output", "root of arn:aws:greentrail:::file/<path> rule targets (relative: under the data dir)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

@@ -16,6 +16,9 @@ typedef struct gt_config {
     long retention_days;
     long max_body_bytes;
     long threads;
+    long rules_interval_ms;
+    long rules_retry_max_ms;
+    char rules_file_dir[2048];
     char config_file[2048];
 } gt_config;
 

@@ -19,6 +19,7 @@
 
 #include "auth/identity.h"
 #include "config.h"
+#include "events/events.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/gtutil.h"
@@ -164,6 +165,16 @@ static int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&pr.mu, NULL);
     pthread_cond_init(&pr.cv, NULL);
     pthread_create(&pr.th, NULL, pruner_main, &pr);
+    char file_dir[4200];
+    if (cfg.rules_file_dir[0] == '/')
+        snprintf(file_dir, sizeof file_dir, "%s", cfg.rules_file_dir);
+    else
+        snprintf(file_dir, sizeof file_dir, "%s/%s", cfg.data_dir, cfg.rules_file_dir);
+    ev_worker_opts wo = {.st = st, .interval_ms = cfg.rules_interval_ms, .retry_max_ms = cfg.rules_retry_max_ms,
+                         .file_dir = file_dir, .retention_days = cfg.retention_days};
+    ev_worker *rules = ev_worker_start(&wo, err, sizeof err);
+    if (!rules)
+        fprintf(stderr, "greentrail: EventBridge rules are not delivered: %s\n", err);
 
     int port = http_server_port(hs);
     printf("greentrail %s listening on http://%s:%d\n", GT_VERSION, cfg.listen_host, port);
@@ -187,6 +198,7 @@ static int cmd_serve(int argc, char **argv)
     pthread_cond_signal(&pr.cv);
     pthread_mutex_unlock(&pr.mu);
     pthread_join(pr.th, NULL);
+    ev_worker_stop(rules);
     store_close(st);
     printf("greentrail: stopped\n");
     return 0;
