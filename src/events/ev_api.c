@@ -454,53 +454,62 @@ static gt_err h_put_targets(gt_call *c, store_txn *t)
     gt_call_add_resource(c, "AWS::Events::Rule", json_string_value(json_object_get(r, "Arn")));
     json_decref(r);
     json_t *targets = json_object_get(c->input, "Targets");
-    /* the limit counts targets after the call: existing ones plus new ids */
+    /* validate every entry first; the limit counts the targets the rule
+     * would have after the call (existing ones plus new valid ids) */
     count_ctx cc = {0};
     if (store_doc_list(t, c->account, c->region, EV_KIND_TARGET, rule, 0, false, 0, count_doc, &cc) != STORE_OK)
         return GT_E_UNAVAILABLE;
-    int added = 0;
-    for (size_t i = 0; i < json_array_size(targets); i++) {
-        char id[256];
-        int rc;
-        snprintf(id, sizeof id, "%s/%s", rule, json_string_value(json_object_get(json_array_get(targets, i), "Id")));
-        json_t *old = load(t, c->account, c->region, EV_KIND_TARGET, id, &rc);
-        if (rc == STORE_ERR)
-            return GT_E_UNAVAILABLE;
-        added += old ? 0 : 1;
-        json_decref(old);
-    }
-    if (cc.n + added > EV_MAX_TARGETS_PER_RULE)
-        return gt_call_fail(c, GT_E_EV_LIMIT, "The requested resource exceeds the maximum number allowed.");
-
+    size_t n = json_array_size(targets);
+    bool *bad = calloc(n ? n : 1, sizeof *bad);
     json_t *failed = json_array();
     int64_t maxseq = store_event_max_seq(t);
-    if (!failed || maxseq < 0) {
+    if (!bad || !failed || maxseq < 0) {
+        free(bad);
         json_decref(failed);
         return maxseq < 0 ? GT_E_UNAVAILABLE : GT_E_NOMEM;
     }
-    for (size_t i = 0; i < json_array_size(targets); i++) {
+    int added = 0;
+    e = GT_OK;
+    for (size_t i = 0; i < n && e == GT_OK; i++) {
         json_t *tg = json_array_get(targets, i);
         const char *tid = json_string_value(json_object_get(tg, "Id"));
         const char *code;
         int rc;
         const char *why = target_problem(c, t, tg, &code, &rc);
         if (rc == STORE_ERR) {
-            json_decref(failed);
-            return GT_E_UNAVAILABLE;
+            e = GT_E_UNAVAILABLE;
+            break;
         }
         if (why) {
+            bad[i] = true;
             json_array_append_new(failed, json_pack("{s:s?, s:s, s:s}", "TargetId", tid, "ErrorCode", code,
                                                     "ErrorMessage", why));
             continue;
         }
+        char id[256];
+        snprintf(id, sizeof id, "%s/%s", rule, tid);
+        json_t *old = load(t, c->account, c->region, EV_KIND_TARGET, id, &rc);
+        if (rc == STORE_ERR)
+            e = GT_E_UNAVAILABLE;
+        added += old ? 0 : 1;
+        json_decref(old);
+    }
+    if (e == GT_OK && cc.n + added > EV_MAX_TARGETS_PER_RULE)
+        e = gt_call_fail(c, GT_E_EV_LIMIT, "The requested resource exceeds the maximum number allowed.");
+    for (size_t i = 0; i < n && e == GT_OK; i++) {
+        if (bad[i])
+            continue;
+        json_t *tg = json_array_get(targets, i);
+        const char *tid = json_string_value(json_object_get(tg, "Id"));
+        int rc;
         char id[256], sid[512], gen[37];
         snprintf(id, sizeof id, "%s/%s", rule, tid);
         tstate_id(c, rule, tid, sid, sizeof sid);
         gt_uuid4(gen);
         json_t *st = load(t, "", "", EV_KIND_TSTATE, sid, &rc);
         if (rc == STORE_ERR) {
-            json_decref(failed);
-            return GT_E_UNAVAILABLE;
+            e = GT_E_UNAVAILABLE;
+            break;
         }
         if (!st)
             st = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:I, s:I, s:I, s:I}", "account", c->account, "region",
@@ -508,8 +517,8 @@ static gt_err h_put_targets(gt_call *c, store_txn *t)
                            "next_ms", (json_int_t)0, "delivered", (json_int_t)0, "failures", (json_int_t)0,
                            "dead_letters", (json_int_t)0);
         if (!st) {
-            json_decref(failed);
-            return GT_E_NOMEM;
+            e = GT_E_NOMEM;
+            break;
         }
         json_object_set_new(st, "gen", json_string(gen));
         json_object_set_new(st, "attempts", json_integer(0));
@@ -518,10 +527,11 @@ static gt_err h_put_targets(gt_call *c, store_txn *t)
         json_decref(st);
         if (e == GT_OK)
             e = save(t, c->account, c->region, EV_KIND_TARGET, id, rule, tg);
-        if (e != GT_OK) {
-            json_decref(failed);
-            return e;
-        }
+    }
+    free(bad);
+    if (e != GT_OK) {
+        json_decref(failed);
+        return e;
     }
     c->output = json_object();
     json_object_set_new(c->output, "FailedEntryCount", json_integer((json_int_t)json_array_size(failed)));
@@ -754,6 +764,21 @@ static gt_err h_create_connection(gt_call *c, store_txn *t)
     const char *need = strcmp(type, "BASIC") == 0 ? "BasicAuthParameters" : "ApiKeyAuthParameters";
     if (!json_object_get(ap, need))
         return gt_call_fail(c, GT_E_VALIDATION, "%s must be specified for authorization type %s.", need, type);
+    /* these become an HTTP header: the model's pattern forbids control
+     * characters and ':' (no header injection) */
+    static const char *const hdr_members[] = {"ApiKeyName", "ApiKeyValue", "Username", "Password"};
+    for (size_t i = 0; i < sizeof hdr_members / sizeof hdr_members[0]; i++) {
+        const char *v = json_string_value(json_object_get(json_object_get(ap, need), hdr_members[i]));
+        bool bad = v && (!*v || strchr(v, ':'));
+        for (const char *q = v; q && *q && !bad; q++)
+            bad = (unsigned char)*q < 0x20 || *q == 0x7f;
+        if (bad)
+            return gt_call_fail(c, GT_E_VALIDATION,
+                                "1 validation error detected: Value at 'authParameters.%s.%s' failed to satisfy "
+                                "constraint: Member must satisfy regular expression pattern: "
+                                "^[ \\t]*[^\\x00-\\x1F:\\x7F]+([ \\t]+[^\\x00-\\x1F:\\x7F]+)*[ \\t]*$",
+                                need, hdr_members[i]);
+    }
     int rc;
     json_t *old = load(t, c->account, c->region, EV_KIND_CONN, name, &rc);
     json_decref(old);
