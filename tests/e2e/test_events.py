@@ -406,6 +406,7 @@ def test_nothing_lost_across_restart(make_server, tmp_path):
     data = tmp_path / "restart"
     # a worker that will not poll again for a minute: calls land in the journal only
     s = make_server(data_dir=data, args=["--rules-interval-ms", "60000"])
+    time.sleep(0.3)   # let the worker's first pass (at start) go by
     ev = s.client("events")
     ev.put_rule(Name="r", EventPattern=json.dumps(CT_GROUP))
     ev.put_targets(Rule="r", Targets=[file_target("f", "r.jsonl")])
@@ -434,3 +435,29 @@ def test_new_target_sees_only_later_events(server):
     time.sleep(0.2)
     assert [e["detail"]["requestParameters"]["Name"] for e in file_lines(server, "later.jsonl")] == ["after"]
     assert got
+
+
+def test_events_api_with_the_aws_cli(server, aws):
+    """The Events API through both aws CLIs; the Events calls themselves
+    reach rules on source aws.events."""
+    pat = {"source": ["aws.events"], "detail": {"eventName": ["PutRule"]}}
+    rc, out, errtext = aws("events", "put-rule", "--name", "meta", "--event-pattern", json.dumps(pat))
+    assert rc == 0, errtext
+    assert out["RuleArn"] == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/meta"
+    rc, out, _ = aws("events", "put-targets", "--rule", "meta", "--targets",
+                     json.dumps([{"Id": "f", "Arn": "arn:aws:greentrail:::file/meta.jsonl"}]))
+    assert rc == 0 and out["FailedEntryCount"] == 0
+    rc, out, _ = aws("events", "put-rule", "--name", "second", "--event-pattern", '{"source":["x"]}',
+                     "--state", "DISABLED")
+    assert rc == 0
+    rc, out, _ = aws("events", "list-rules", "--name-prefix", "s")
+    assert rc == 0 and [(r["Name"], r["State"]) for r in out["Rules"]] == [("second", "DISABLED")]
+    event = {"id": "1", "account": ACCOUNT, "source": "x", "time": "2026-01-01T00:00:00Z", "region": REGION,
+             "resources": [], "detail-type": "t", "detail": {}}
+    rc, out, _ = aws("events", "test-event-pattern", "--event-pattern", '{"source":["x"]}', "--event", json.dumps(event))
+    assert rc == 0 and out["Result"] is True
+    rc, out, errtext = aws("events", "describe-rule", "--name", "nope")
+    assert rc != 0 and "ResourceNotFoundException" in errtext
+    got = wait_for(lambda: file_lines(server, "meta.jsonl"))
+    assert [e["detail"]["requestParameters"]["Name"] for e in got] == ["second"]
+    assert got[0]["source"] == "aws.events" and got[0]["detail"]["eventSource"] == "events.amazonaws.com"
