@@ -2,6 +2,7 @@
  * main.c: the `greentrail` command.
  *
  *   greentrail serve [options]   run the server (see --help)
+ *   greentrail rules-status [options]   rule delivery state (events/ev_status.c)
  *   greentrail version
  *
  * `serve` opens the store, bootstraps the account's credentials on first
@@ -209,11 +210,14 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         printf("usage: greentrail <command> [options]\n\ncommands:\n"
                "  serve     run the server (greentrail serve --help)\n"
+               "  rules-status  EventBridge rule delivery: targets' counters and dead letters (JSON)\n"
                "  version   print the version\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "rules-status") == 0)
+        return ev_cmd_status(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("greentrail %s\n", GT_VERSION);
         return 0;

@@ -54,4 +54,8 @@ ev_worker *ev_worker_start(const ev_worker_opts *o, char *err, size_t errcap);
 /* Stop it (finishes the delivery in progress) and free. NULL is a no-op. */
 void ev_worker_stop(ev_worker *w);
 
+/* `greentrail rules-status [serve options]`: print every target's delivery
+ * state and every dead letter as JSON (ev_status.c). Returns the exit code. */
+int ev_cmd_status(int argc, char **argv);
+
 #endif

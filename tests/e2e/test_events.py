@@ -4,12 +4,13 @@ Greengrass calls to rule targets from the journal (file sink, HTTP API
 destinations with auth, retries, dead letters, restart)."""
 import base64
 import json
+import subprocess
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, REGION, Server
+from conftest import ACCOUNT, BIN, REGION, Server
 from events_util import Receiver, dead_letters, file_lines, target_states, wait_for
 
 FAST = ["--rules-interval-ms", "50", "--rules-retry-max-ms", "300"]
@@ -394,6 +395,14 @@ def test_basic_auth_and_dead_letter_on_4xx(server):
         assert rx.requests[0]["headers"]["authorization"] == "Basic " + base64.b64encode(b"u:p w").decode()
         st = target_states(server)[0]
         assert st["dead_letters"] == 1 and st["failures"] == 1
+        # the operator's view, while the server runs
+        p = subprocess.run([BIN, "rules-status", "--data-dir", server.data_dir], capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == 0, p.stderr
+        status = json.loads(p.stdout)
+        assert [(t["rule"], t["id"], t["dead_letters"], t["failures"]) for t in status["targets"]] == [("r", "http", 1, 1)]
+        assert "403" in status["targets"][0]["last_error"]
+        assert [(d["rule"], d["targetId"]) for d in status["dead_letters"]] == [("r", "http")]
         # the target is not stuck: the next event goes through
         rx.status = 200
         gg.create_group(Name="g2")
