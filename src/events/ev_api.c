@@ -692,8 +692,12 @@ static gt_err h_put_events(gt_call *c, store_txn *t)
         const char *tm = when;
         char tbuf[21];
         json_t *tj = json_object_get(en, "Time");
+        int64_t tms;
         if (json_is_number(tj) && json_number_value(tj) >= 0 && json_number_value(tj) < 253402300799.0) {
             gt_fmt_iso_s((int64_t)json_number_value(tj), tbuf);
+            tm = tbuf;
+        } else if (json_is_string(tj) && gt_parse_iso(json_string_value(tj), &tms) && tms >= 0) {
+            gt_fmt_iso_s(tms / 1000, tbuf);
             tm = tbuf;
         }
         json_t *resources = json_object_get(en, "Resources");

@@ -323,7 +323,8 @@ def test_put_events_custom_events(server):
         {"source": ["my.shop"], "detail": {"total": [{"numeric": [">=", 100]}]}}))
     ev.put_targets(Rule="orders", Targets=[file_target("f", "orders.jsonl")])
     r = ev.put_events(Entries=[
-        {"Source": "my.shop", "DetailType": "order", "Detail": '{"total": 150}', "Resources": ["arn:x"]},
+        {"Source": "my.shop", "DetailType": "order", "Detail": '{"total": 150}', "Resources": ["arn:x"],
+         "Time": 1767225600},
         {"Source": "my.shop", "DetailType": "order", "Detail": '{"total": 5}'},
         {"Source": "aws.greengrass", "DetailType": "spoof", "Detail": "{}"},
         {"Source": "my.shop", "DetailType": "order", "Detail": "not json"},
@@ -340,8 +341,8 @@ def test_put_events_custom_events(server):
     got = file_lines(server, "orders.jsonl")
     assert len(got) == 1
     assert (got[0]["id"], got[0]["source"], got[0]["detail-type"], got[0]["detail"], got[0]["resources"],
-            got[0]["account"], got[0]["region"]) == \
-        (e[0]["EventId"], "my.shop", "order", {"total": 150}, ["arn:x"], ACCOUNT, REGION)
+            got[0]["account"], got[0]["region"], got[0]["time"]) == \
+        (e[0]["EventId"], "my.shop", "order", {"total": 150}, ["arn:x"], ACCOUNT, REGION, "2026-01-01T00:00:00Z")
 
 
 def _http_target(ev, receiver, auth_type, auth, name="c"):
