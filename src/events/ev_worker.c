@@ -27,6 +27,11 @@
  * counter moves and the cursor passes it. Every failed attempt counts in
  * the target's "failures" counter and is logged to stderr.
  *
+ * Threads: matching and rendering run on the worker thread; the
+ * deliveries of different targets then run in parallel (up to
+ * MAX_DELIVERY_THREADS, on plain strings and read-only target data), so a
+ * slow or black-holed endpoint delays only its own target.
+ *
  * Invariants: writes only inside store_run jobs; a state write-back is
  * skipped when the target's "gen" changed meanwhile (replaced or removed
  * by the API); delivery never runs inside a store job.
@@ -421,27 +426,46 @@ static int deliver_file(ev_worker *w, const char *rel, const char *body, char *e
     return ok ? 0 : 1;
 }
 
-static int deliver(ev_worker *w, const tgt *g, const json_t *env, char *err, size_t errcap)
+/* One rendered delivery: the body and the envelope id (for dead letters). */
+typedef struct item {
+    char *body;
+    char id[64];
+} item;
+
+/* What one journal row means for one target: zero or more deliveries. */
+typedef struct step {
+    int64_t seq, time_ms;
+    item *items;
+    int n;
+} step;
+
+typedef struct plan {
+    step *v;
+    int n;
+} plan;
+
+static void plan_free(plan *p)
 {
-    char *body = ev_target_body(g->target, env, json_string_value(json_object_get(g->rule, "Arn")),
-                                json_string_value(json_object_get(g->rule, "Name")));
-    if (!body) {
-        snprintf(err, errcap, "cannot render the target input (too large or out of memory)");
-        return 2;
+    for (int i = 0; i < p->n; i++) {
+        for (int k = 0; k < p->v[i].n; k++)
+            free(p->v[i].items[k].body);
+        free(p->v[i].items);
     }
+    free(p->v);
+    p->v = NULL;
+    p->n = 0;
+}
+
+static int deliver_body(ev_worker *w, const tgt *g, const char *body, char *err, size_t errcap)
+{
     const char *arn = json_string_value(json_object_get(g->target, "Arn"));
     const char *rel;
-    int rc;
     if (ev_file_target(arn, &rel))
-        rc = deliver_file(w, rel, body, err, errcap);
-    else if (g->dest)
-        rc = deliver_http(g, body, err, errcap);
-    else {
-        snprintf(err, errcap, "target %s cannot be delivered (unsupported or missing destination)", arn ? arn : "");
-        rc = 1;
-    }
-    free(body);
-    return rc;
+        return deliver_file(w, rel, body, err, errcap);
+    if (g->dest)
+        return deliver_http(g, body, err, errcap);
+    snprintf(err, errcap, "target %.300s cannot be delivered (unsupported or missing destination)", arn ? arn : "");
+    return 1;
 }
 
 /* ---------------------------------------------------------------- one pass */
@@ -454,73 +478,154 @@ static int64_t backoff_ms(const ev_worker *w, int attempts)
     return d < w->o.retry_max_ms ? d : w->o.retry_max_ms;
 }
 
-static void dead_letter(tgt *g, const row *r, const json_t *env, const char *why, int64_t now)
+static void dead_letter(tgt *g, const step *sp, const char *event_id, const char *why, int64_t now)
 {
     if (!g->dlq)
         g->dlq = json_array();
     char when[25];
     gt_fmt_iso_ms(now, when);
-    json_array_append_new(g->dlq, json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:I, s:s?, s:s, s:i, s:s}", "account",
+    json_array_append_new(g->dlq, json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:s, s:i, s:s}", "account",
                                             g->account, "region", g->region, "rule",
                                             json_string_value(json_object_get(g->rule, "Name")), "targetId",
                                             json_string_value(json_object_get(g->target, "Id")), "targetArn",
                                             json_string_value(json_object_get(g->target, "Arn")), "seq",
-                                            (json_int_t)r->seq, "eventId",
-                                            json_string_value(json_object_get(env, "id")), "error", why,
-                                            "attempts", g->attempts, "time", when));
+                                            (json_int_t)sp->seq, "eventId", event_id, "error", why, "attempts",
+                                            g->attempts, "time", when));
     g->dead_letters++;
 }
 
-/* Process one journal row for one target. */
-static void process(ev_worker *w, tgt *g, const row *r, const json_t *envs, int64_t now)
+/* Match one row's envelopes for one target and render what it receives. */
+static bool plan_row(const tgt *g, const row *r, const json_t *envs, step *sp)
 {
+    memset(sp, 0, sizeof *sp);
+    sp->seq = r->seq;
+    sp->time_ms = r->time_ms;
     const char *state = json_string_value(json_object_get(g->rule, "State"));
     bool enabled = state && strcmp(state, "DISABLED") != 0;
     bool all_mgmt = state && strcmp(state, "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS") == 0;
-    if (strcmp(g->account, r->account) == 0 && strcmp(g->region, r->region) == 0 && enabled && g->pat) {
-        const json_t *policy = json_object_get(g->target, "RetryPolicy");
-        json_t *ma = json_object_get(policy, "MaximumRetryAttempts");
-        json_t *age = json_object_get(policy, "MaximumEventAgeInSeconds");
-        int64_t max_attempts = ma ? json_integer_value(ma) : 185;
-        int64_t max_age_ms = (age ? json_integer_value(age) : 86400) * 1000;
-        for (size_t i = 0; i < json_array_size(envs); i++) {
-            const json_t *env = json_array_get(envs, i);
-            const json_t *detail = json_object_get(env, "detail");
-            /* CloudTrail envelopes have an aws.* source; custom events never
-             * do (PutEvents refuses them) */
-            const char *source = json_string_value(json_object_get(env, "source"));
-            bool custom = !source || strncmp(source, "aws.", 4) != 0;
-            if (!custom && !ev_record_eligible(detail, all_mgmt))
-                continue;
-            if (!ev_pattern_match(g->pat, env))
-                continue;
+    if (strcmp(g->account, r->account) != 0 || strcmp(g->region, r->region) != 0 || !enabled || !g->pat)
+        return true;
+    for (size_t i = 0; i < json_array_size(envs); i++) {
+        const json_t *env = json_array_get(envs, i);
+        /* CloudTrail envelopes have an aws.* source; custom events never
+         * do (PutEvents refuses them) */
+        const char *source = json_string_value(json_object_get(env, "source"));
+        bool custom = !source || strncmp(source, "aws.", 4) != 0;
+        if (!custom && !ev_record_eligible(json_object_get(env, "detail"), all_mgmt))
+            continue;
+        if (!ev_pattern_match(g->pat, env))
+            continue;
+        item *grown = realloc(sp->items, (size_t)(sp->n + 1) * sizeof *grown);
+        if (!grown)
+            return false;
+        sp->items = grown;
+        item *it = &sp->items[sp->n];
+        it->body = ev_target_body(g->target, env, json_string_value(json_object_get(g->rule, "Arn")),
+                                  json_string_value(json_object_get(g->rule, "Name")));
+        const char *id = json_string_value(json_object_get(env, "id"));
+        gt_strlcpy(it->id, id ? id : "", sizeof it->id);
+        sp->n++;
+    }
+    return true;
+}
+
+/* Run a target's plan in order; stop at a failure that will be retried.
+ * Touches only g (and reads shared, immutable data): runs in parallel with
+ * other targets' plans. */
+static void exec_plan(ev_worker *w, tgt *g, const plan *p)
+{
+    const json_t *policy = json_object_get(g->target, "RetryPolicy");
+    json_t *ma = json_object_get(policy, "MaximumRetryAttempts");
+    json_t *age = json_object_get(policy, "MaximumEventAgeInSeconds");
+    int64_t max_attempts = ma ? json_integer_value(ma) : 185;
+    int64_t max_age_ms = (age ? json_integer_value(age) : 86400) * 1000;
+    for (int i = 0; i < p->n && !g->blocked; i++) {
+        const step *sp = &p->v[i];
+        for (int k = 0; k < sp->n; k++) {
             char err[512] = "";
-            int rc = deliver(w, g, env, err, sizeof err);
+            int rc;
+            if (!sp->items[k].body) {
+                snprintf(err, sizeof err, "cannot render the target input (too large or out of memory)");
+                rc = 2;
+            } else {
+                rc = deliver_body(w, g, sp->items[k].body, err, sizeof err);
+            }
             if (rc == 0) {
                 g->delivered++;
                 continue;
             }
+            int64_t now = gt_now_ms();
             g->attempts++;
             g->failures++;
             gt_strlcpy(g->last_error, err, sizeof g->last_error);
             g->dirty = true;
             fprintf(stderr, "greentrail: events: delivery of %s to %s/%s failed (attempt %d): %s\n",
-                    json_string_value(json_object_get(env, "id")), json_string_value(json_object_get(g->rule, "Name")),
+                    sp->items[k].id, json_string_value(json_object_get(g->rule, "Name")),
                     json_string_value(json_object_get(g->target, "Id")), g->attempts, err);
-            if (rc == 2 || g->attempts > max_attempts || now - r->time_ms > max_age_ms) {
-                dead_letter(g, r, env, err, now);
+            if (rc == 2 || g->attempts > max_attempts || now - sp->time_ms > max_age_ms) {
+                dead_letter(g, sp, sp->items[k].id, err, now);
                 g->attempts = 0;
                 continue;   /* give up on this one, go on */
             }
             g->next_ms = now + backoff_ms(w, g->attempts);
-            g->blocked = true;
-            return;   /* cursor stays before r: retried later, in order */
+            g->blocked = true;   /* cursor stays before this row: retried later, in order */
+            break;
         }
+        if (g->blocked)
+            break;
         g->attempts = 0;
         g->next_ms = 0;
+        g->cursor = sp->seq;
+        g->dirty = true;
     }
-    g->cursor = r->seq;
-    g->dirty = true;
+}
+
+#define MAX_DELIVERY_THREADS 8
+
+typedef struct pool {
+    ev_worker *w;
+    tgt_set *s;
+    plan *plans;
+    pthread_mutex_t mu;
+    size_t next;
+} pool;
+
+static void *pool_main(void *arg)
+{
+    pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->s->n)
+            return NULL;
+        if (p->plans[i].n > 0)
+            exec_plan(p->w, &p->s->v[i], &p->plans[i]);
+    }
+}
+
+/* Deliver every target's plan; targets run in parallel (a slow endpoint
+ * delays only its own target), each target's events in order. */
+static void run_plans(ev_worker *w, tgt_set *s, plan *plans)
+{
+    size_t busy = 0;   /* targets with something to send */
+    for (size_t i = 0; i < s->n; i++) {
+        bool any = false;
+        for (int k = 0; k < plans[i].n && !any; k++)
+            any = plans[i].v[k].n > 0;
+        busy += any;
+    }
+    pool p = {.w = w, .s = s, .plans = plans};
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_t th[MAX_DELIVERY_THREADS];
+    size_t nth = 0;
+    for (; busy > 1 && nth < busy && nth < MAX_DELIVERY_THREADS; nth++)
+        if (pthread_create(&th[nth], NULL, pool_main, &p) != 0)
+            break;
+    pool_main(&p);   /* this thread works too (and alone when one target is busy) */
+    for (size_t i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&p.mu);
 }
 
 typedef struct save_ctx {
@@ -625,31 +730,48 @@ static void run_pass(ev_worker *w)
         if (min == INT64_MAX)
             break;
         batch *bt = calloc(1, sizeof *bt);
-        if (!bt)
-            break;
-        bt->after = min;
-        if (store_read(w->o.st, scan_job, bt) != GT_OK) {
-            for (int i = 0; i < bt->n; i++)
-                free(bt->v[i].json);
-            free(bt);
-            break;
+        plan *plans = calloc(s.n, sizeof *plans);
+        json_t **envs = calloc(SCAN_BATCH, sizeof *envs);
+        bool ok = bt && plans && envs;
+        if (ok) {
+            bt->after = min;
+            ok = store_read(w->o.st, scan_job, bt) == GT_OK;
         }
-        for (int r = 0; r < bt->n; r++) {
-            json_t *rec = NULL, *envs = NULL;
-            for (size_t i = 0; i < s.n; i++) {
-                tgt *g = &s.v[i];
-                if (!g->ready || g->blocked || g->cursor >= bt->v[r].seq)
-                    continue;
-                if (!envs)
-                    envs = envelopes_of(w, &bt->v[r], &rec);
-                process(w, g, &bt->v[r], envs, gt_now_ms());
+        /* matching and rendering here (one thread); only the I/O runs in
+         * parallel, on plain strings */
+        for (size_t i = 0; ok && i < s.n; i++) {
+            tgt *g = &s.v[i];
+            if (!g->ready)
+                continue;
+            plans[i].v = calloc((size_t)bt->n + 1, sizeof *plans[i].v);
+            if (!plans[i].v) {
+                ok = false;
+                break;
             }
-            json_decref(envs);
-            json_decref(rec);
+            for (int r = 0; r < bt->n; r++) {
+                if (g->cursor >= bt->v[r].seq)
+                    continue;
+                if (!envs[r]) {
+                    json_t *rec = NULL;
+                    envs[r] = envelopes_of(w, &bt->v[r], &rec);
+                    json_decref(rec);
+                }
+                if (!plan_row(g, &bt->v[r], envs[r], &plans[i].v[plans[i].n]))
+                    break;
+                plans[i].n++;
+            }
         }
-        int got = bt->n;
-        for (int i = 0; i < bt->n; i++)
+        if (ok)
+            run_plans(w, &s, plans);
+        int got = ok ? bt->n : 0;
+        for (int r = 0; envs && r < SCAN_BATCH; r++)
+            json_decref(envs[r]);
+        for (size_t i = 0; plans && i < s.n; i++)
+            plan_free(&plans[i]);
+        for (int i = 0; bt && i < bt->n; i++)
             free(bt->v[i].json);
+        free(envs);
+        free(plans);
         free(bt);
         if (got < SCAN_BATCH)
             break;

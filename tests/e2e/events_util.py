@@ -15,9 +15,10 @@ class Receiver:
     """Records every request (method, path, headers, body). `status` is
     what it answers. stop() frees the port; start() binds it again."""
 
-    def __init__(self, port=None, status=200):
+    def __init__(self, port=None, status=200, delay=0.0):
         self.port = port or free_port()
         self.status = status
+        self.delay = delay
         self.requests = []
         self.httpd = None
 
@@ -28,6 +29,7 @@ class Receiver:
             def _any(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n).decode() if n else ""
+                time.sleep(outer.delay)
                 outer.requests.append({"method": self.command, "path": self.path,
                                        "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
                 self.send_response(outer.status)

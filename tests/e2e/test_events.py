@@ -471,3 +471,21 @@ def test_events_api_with_the_aws_cli(server, aws):
     got = wait_for(lambda: file_lines(server, "meta.jsonl"))
     assert [e["detail"]["requestParameters"]["Name"] for e in got] == ["second"]
     assert got[0]["source"] == "aws.events" and got[0]["detail"]["eventSource"] == "events.amazonaws.com"
+
+
+def test_slow_endpoint_does_not_delay_other_targets(server):
+    ev = server.client("events")
+    gg = server.client("greengrass")
+    rx = Receiver(delay=2.5).start()   # answers, but only after 2.5 s
+    try:
+        arn = _http_target(ev, rx, "API_KEY", {"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})
+        ev.put_rule(Name="r", EventPattern=json.dumps(CT_GROUP))
+        ev.put_targets(Rule="r", Targets=[{"Id": "slow", "Arn": arn}, file_target("fast", "fast.jsonl")])
+        time.sleep(0.2)
+        gg.create_group(Name="g")
+        t0 = time.time()
+        assert wait_for(lambda: file_lines(server, "fast.jsonl"), timeout=5)
+        assert time.time() - t0 < 1.0
+        assert wait_for(lambda: rx.requests, timeout=8)
+    finally:
+        rx.stop()
