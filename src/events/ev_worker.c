@@ -793,10 +793,14 @@ static void *worker_main(void *arg)
         int64_t now = gt_now_ms();
         if (now - w->last_prune_ms > 60000) {
             w->last_prune_ms = now;
-            prune_ctx pc = {.cutoff = now - (int64_t)w->o.retention_days * 86400000LL, .ids = json_array()};
-            if (pc.ids)
-                store_run(w->o.st, prune_job, &pc);
-            json_decref(pc.ids);
+            /* small batches through the writer, as the journal pruner does */
+            for (int round = 0; round < 20 && !stopping(w); round++) {
+                prune_ctx pc = {.cutoff = now - (int64_t)w->o.retention_days * 86400000LL, .ids = json_array()};
+                bool more = pc.ids && store_run(w->o.st, prune_job, &pc) == GT_OK && json_array_size(pc.ids) == 500;
+                json_decref(pc.ids);
+                if (!more)
+                    break;
+            }
         }
         pthread_mutex_lock(&w->mu);
         struct timespec ts;
