@@ -42,6 +42,9 @@ static const opt_def opts[] = {
     {"delivery-interval", OPT_LONG, OFF(delivery_interval), 0, 1, 86400, "60", "trail log file delivery period, seconds"},
     {"digest-interval", OPT_LONG, OFF(digest_interval), 0, 1, 86400, "3600", "trail digest file period, seconds"},
     {"console-session-ttl", OPT_LONG, OFF(console_session_ttl), 0, 1, 30L * 86400, "43200", "web console session lifetime, seconds"},
+    {"rules-interval-ms", OPT_LONG, OFF(rules_interval_ms), 0, 1, 60000, "500", "EventBridge rules: journal poll period, ms"},
+    {"rules-retry-max-ms", OPT_LONG, OFF(rules_retry_max_ms), 0, 1, 86400000L, "60000", "EventBridge rules: longest retry back-off, ms"},
+    {"rules-file-dir", OPT_STR, OFF(rules_file_dir), CAP(rules_file_dir), 0, 0, "rule-output", "root of arn:aws:greentrail:::file/<path> rule targets (relative: under the data dir)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

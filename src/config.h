@@ -19,6 +19,9 @@ typedef struct gt_config {
     long delivery_interval;   /* trail log file delivery, seconds */
     long digest_interval;     /* trail digest period, seconds */
     long console_session_ttl;   /* seconds */
+    long rules_interval_ms;
+    long rules_retry_max_ms;
+    char rules_file_dir[2048];
     char config_file[2048];
 } gt_config;
 

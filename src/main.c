@@ -3,6 +3,7 @@
  *
  *   greentrail serve [options]   run the server (see --help)
  *   greentrail validate [options] check a trail's digests offline (cloudtrail/ct_validate.c)
+ *   greentrail rules-status [options]   rule delivery state (events/ev_status.c)
  *   greentrail version
  *
  * `serve` opens the store, bootstraps the account's credentials on first
@@ -24,6 +25,7 @@
 #include "cloudtrail/ct_validate.h"
 #include "config.h"
 #include "console/console.h"
+#include "events/events.h"
 #include "http/server.h"
 #include "s3/s3_store.h"
 #include "store/store.h"
@@ -196,6 +198,16 @@ static int cmd_serve(int argc, char **argv)
     pthread_mutex_init(&pr.mu, NULL);
     pthread_cond_init(&pr.cv, NULL);
     pthread_create(&pr.th, NULL, pruner_main, &pr);
+    char file_dir[4200];
+    if (cfg.rules_file_dir[0] == '/')
+        snprintf(file_dir, sizeof file_dir, "%s", cfg.rules_file_dir);
+    else
+        snprintf(file_dir, sizeof file_dir, "%s/%s", cfg.data_dir, cfg.rules_file_dir);
+    ev_worker_opts wo = {.st = st, .interval_ms = cfg.rules_interval_ms, .retry_max_ms = cfg.rules_retry_max_ms,
+                         .file_dir = file_dir, .retention_days = cfg.retention_days};
+    ev_worker *rules = ev_worker_start(&wo, err, sizeof err);
+    if (!rules)
+        fprintf(stderr, "greentrail: EventBridge rules are not delivered: %s\n", err);
 
     int port = http_server_port(hs);
     printf("greentrail %s listening on http://%s:%d\n", GT_VERSION, cfg.listen_host, port);
@@ -224,6 +236,7 @@ static int cmd_serve(int argc, char **argv)
     pthread_mutex_unlock(&pr.mu);
     pthread_join(pr.th, NULL);
     s3_store_close(s3s);
+    ev_worker_stop(rules);
     store_close(st);
     printf("greentrail: stopped\n");
     return 0;
@@ -235,6 +248,7 @@ int main(int argc, char **argv)
         printf("usage: greentrail <command> [options]\n\ncommands:\n"
                "  serve     run the server (greentrail serve --help)\n"
                "  validate  check a trail's digests and log files offline (greentrail validate --help)\n"
+               "  rules-status  EventBridge rule delivery: targets' counters and dead letters (JSON)\n"
                "  version   print the version\n");
         return argc < 2 ? 2 : 0;
     }
@@ -242,6 +256,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (strcmp(argv[1], "validate") == 0)
         return ct_validate_main(argc - 2, argv + 2);
+    if (strcmp(argv[1], "rules-status") == 0)
+        return ev_cmd_status(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("greentrail %s\n", GT_VERSION);
         return 0;
