@@ -37,6 +37,7 @@ typedef struct req_state {
     unsigned char *body;
     size_t len, cap;
     bool too_big;
+    bool headers_seen;       /* the first (headers-only) call has been made */
 } req_state;
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -160,20 +161,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         *upload_size = 0;
         return MHD_YES;
     }
-    /* First call (headers only) for a request with a body: wait for it. */
-    if (rs->len == 0 && !rs->too_big && !rs->body) {
+    /* First call (headers only): never answer here, even without a body.
+     * libmicrohttpd (0.9.75) closes the connection after a response queued
+     * in the first call, which would turn every keep-alive GET into a new
+     * TCP connection (measured: 5.5k/s vs 40k+/s for GET /health). */
+    if (!rs->headers_seen) {
+        rs->headers_seen = true;
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
-        const char *te = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Transfer-Encoding");
         int64_t n = 0;
-        if ((cl && gt_parse_i64(cl, strlen(cl), &n) && n > 0) || te) {
-            if (n > (int64_t)s->o.max_body)
-                rs->too_big = true;
-            rs->body = malloc(1); /* marks "headers seen" */
-            if (!rs->body)
-                return MHD_NO;
-            rs->cap = 1;
-            return MHD_YES;
-        }
+        if (cl && gt_parse_i64(cl, strlen(cl), &n) && n > (int64_t)s->o.max_body)
+            rs->too_big = true;
+        return MHD_YES;
     }
     char rid[37];
     gt_uuid4(rid);
