@@ -235,7 +235,8 @@ http_server *http_server_start(const http_server_opts *o, char *err, size_t errc
         free(s);
         return NULL;
     }
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG |
+                                MHD_USE_ITC, /* MHD_quiesce_daemon at stop needs it */
                             0, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
