@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,22 +64,6 @@ static void completed(void *cls, struct MHD_Connection *con, void **req_cls,
         free(rs);
     }
     *req_cls = NULL;
-}
-
-/* TCP_NODELAY on every connection: a response larger than one segment
- * otherwise ends with a partial segment that Nagle holds until the client's
- * delayed ACK (up to 40 ms on Linux); measured: LookupEvents pages of 50
- * (~100 KB) took 20+ ms on an idle server. */
-static void on_connection(void *cls, struct MHD_Connection *con, void **socket_ctx,
-                          enum MHD_ConnectionNotificationCode toe)
-{
-    if (toe != MHD_CONNECTION_NOTIFY_STARTED)
-        return;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci) {
-        int one = 1;
-        setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
 }
 
 typedef struct hdr_acc {
@@ -260,7 +243,6 @@ http_server *http_server_start(const http_server_opts *o, char *err, size_t errc
                             MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_END);
