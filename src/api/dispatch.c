@@ -258,7 +258,7 @@ static bool run_read_path(const gt_server_ctx *srv, call_job *j, gt_err *se)
     }
     j->handled = true;
     e = make_record(j);
-    if (e == GT_OK)
+    if (e == GT_OK && j->recorded)
         e = store_run(srv->st, append_job, j);
     free_record(j);
     *se = e;
