@@ -5,6 +5,9 @@
  * response side (output, or an error) and the CloudTrail resources it
  * touched. The call lives on the HTTP worker's stack; handlers run on the
  * store's writer thread while the worker waits, so no field is shared.
+ * Read-only operations (op->read_only) first run on the worker itself with
+ * a read-only transaction (a snapshot); a write there fails (STORE_ERR) and
+ * the call is then run again on the writer (api/dispatch.c).
  */
 #ifndef GT_API_CALL_H
 #define GT_API_CALL_H

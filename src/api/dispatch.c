@@ -17,6 +17,13 @@
  *    call's record is still written, in the same transaction.
  *  - If the record cannot be written the call answers 503 and nothing of
  *    it persists.
+ *  - Read-only operations (Get/List/Describe/Lookup) run their handler on a
+ *    reader snapshot (store_read, in parallel, taken after every commit
+ *    that was answered before) and build their record in the HTTP thread;
+ *    the writer only appends the record and commits, so the answer still
+ *    waits for the durable record. A handler that turns out to need the
+ *    writer (STORE_ERR on a read-only transaction: GT_E_UNAVAILABLE) is
+ *    simply run again the ordinary way.
  *  - Requests that fail before an operation is known (authentication,
  *    unknown route) are answered but not recorded: there is no event name
  *    to record them under, and AWS does not record them either (unverified).
@@ -117,6 +124,14 @@ typedef struct call_job {
     const gt_service *svc;
     gt_handler handler;
     int64_t console_session_ms;   /* > 0: a console session's call (gt_dispatch_as) */
+    bool handled;          /* the handler already ran (read path) */
+    bool recorded;         /* false: the service does not record this call */
+    char *text;            /* the record, built by make_record */
+    char event_id[37];
+    int64_t when;
+    const char *types[16], *names[16];
+    int nres;
+    json_t *rec;
 } call_job;
 
 /* A console session's record: temporary-credential userIdentity with a
@@ -133,11 +148,79 @@ static void mark_console(json_t *rec, int64_t session_ms)
     json_object_set_new(rec, "sessionCredentialFromConsole", json_string("true"));
 }
 
+/* Build the record of a finished call into j (no store access). */
+static gt_err make_record(call_job *j)
+{
+    gt_call *c = j->c;
+    j->recorded = !(j->svc->recorded && !j->svc->recorded(c));
+    if (!j->recorded)
+        return GT_OK;
+    gt_uuid4(j->event_id);
+    j->when = gt_now_ms();
+    ct_record_parts parts = {0};
+    j->svc->record_parts(c, &parts);
+    j->rec = ct_record_build(c, &parts, j->event_id, j->when);
+    if (j->rec && j->console_session_ms > 0)
+        mark_console(j->rec, j->console_session_ms);
+    json_decref(parts.request_parameters);
+    json_decref(parts.response_elements);
+    j->text = j->rec ? json_dumps(j->rec, JSON_COMPACT) : NULL;
+    if (!j->text)
+        return GT_E_NOMEM;
+    j->nres = 0;
+    json_t *res = json_object_get(j->rec, "resources");
+    for (size_t i = 0; i < json_array_size(res) && j->nres < 16; i++) {
+        json_t *r = json_array_get(res, i);
+        j->types[j->nres] = json_string_value(json_object_get(r, "type"));
+        j->names[j->nres] = json_string_value(json_object_get(r, "ARN"));
+        j->nres++;
+    }
+    return GT_OK;
+}
+
+static void free_record(call_job *j)
+{
+    free(j->text);
+    j->text = NULL;
+    json_decref(j->rec);
+    j->rec = NULL;
+}
+
+/* Append the record built by make_record (same transaction as the call). */
+static gt_err append_record(store_txn *t, call_job *j)
+{
+    if (!j->recorded)
+        return GT_OK;
+    gt_call *c = j->c;
+    store_event ev = {
+        .account = c->account,
+        .region = c->region,
+        .time_ms = j->when,
+        .event_id = j->event_id,
+        .event_name = c->op->name,
+        .event_source = c->svc->event_source,
+        .username = ct_username(c->who),
+        .access_key_id = c->who->access_key_id,
+        .read_only = c->op->read_only,
+        .n_res = j->nres,
+        .res_types = j->types,
+        .res_names = j->names,
+        .json = j->text,
+    };
+    return store_event_append(t, &ev, NULL) == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
+/* The read path's writer job: the record only. */
+static gt_err append_job(store_txn *t, void *ud)
+{
+    return append_record(t, ud);
+}
+
 static gt_err run_call(store_txn *t, void *ud)
 {
     call_job *j = ud;
     gt_call *c = j->c;
-    if (c->err == GT_OK) {
+    if (c->err == GT_OK && !j->handled) {
         if (store_sp_begin(t) != STORE_OK)
             return GT_E_UNAVAILABLE;
         gt_err e = j->handler(c, t);
@@ -155,52 +238,57 @@ static gt_err run_call(store_txn *t, void *ud)
             return GT_E_UNAVAILABLE;
         }
     }
-    if (j->svc->recorded && !j->svc->recorded(c))
-        return GT_OK;
-    /* the record */
-    char event_id[37];
-    gt_uuid4(event_id);
-    int64_t when = gt_now_ms();
-    ct_record_parts parts = {0};
-    j->svc->record_parts(c, &parts);
-    json_t *rec = ct_record_build(c, &parts, event_id, when);
-    if (rec && j->console_session_ms > 0)
-        mark_console(rec, j->console_session_ms);
-    json_decref(parts.request_parameters);
-    json_decref(parts.response_elements);
-    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
-    if (!text) {
-        json_decref(rec);
-        return GT_E_NOMEM;
+    gt_err e = make_record(j);
+    if (e == GT_OK)
+        e = append_record(t, j);
+    free_record(j);
+    return e;
+}
+
+/* The read path's reader job: the handler on a snapshot. */
+static gt_err read_job(store_txn *t, void *ud)
+{
+    call_job *j = ud;
+    gt_call *c = j->c;
+    gt_err e = j->handler(c, t);
+    if (e == GT_E_UNAVAILABLE || e == GT_E_NOMEM)
+        return e;
+    if (e != GT_OK) {
+        if (c->err == GT_OK)
+            gt_call_fail(c, e, NULL);
+        json_decref(c->output);
+        c->output = NULL;
     }
-    const char *types[16], *names[16];
-    int nres = 0;
-    json_t *res = json_object_get(rec, "resources");
-    for (size_t i = 0; i < json_array_size(res) && nres < 16; i++) {
-        json_t *r = json_array_get(res, i);
-        types[nres] = json_string_value(json_object_get(r, "type"));
-        names[nres] = json_string_value(json_object_get(r, "ARN"));
-        nres++;
+    return GT_OK;
+}
+
+/* Read-only operation: handler on a reader snapshot, record built here,
+ * appended by the writer. Returns false when the snapshot could not serve
+ * the handler: then the call is reset to its input and the caller runs it
+ * the ordinary way. Otherwise *se is the outcome (GT_OK: recorded). */
+static bool run_read_path(const gt_server_ctx *srv, call_job *j, gt_err *se)
+{
+    gt_call *c = j->c;
+    gt_err e = store_read(srv->st, read_job, j);
+    if (e != GT_OK) {
+        json_decref(c->output);
+        c->output = NULL;
+        json_decref(c->err_details);
+        c->err_details = NULL;
+        json_decref(c->resources);
+        c->resources = NULL;
+        c->err = GT_OK;
+        c->errmsg[0] = '\0';
+        c->err_untyped = false;
+        return false;
     }
-    store_event ev = {
-        .account = c->account,
-        .region = c->region,
-        .time_ms = when,
-        .event_id = event_id,
-        .event_name = c->op->name,
-        .event_source = c->svc->event_source,
-        .username = ct_username(c->who),
-        .access_key_id = c->who->access_key_id,
-        .read_only = c->op->read_only,
-        .n_res = nres,
-        .res_types = types,
-        .res_names = names,
-        .json = text,
-    };
-    int rc = store_event_append(t, &ev, NULL);
-    free(text);
-    json_decref(rec);
-    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+    j->handled = true;
+    e = make_record(j);
+    if (e == GT_OK && j->recorded)
+        e = store_run(srv->st, append_job, j);
+    free_record(j);
+    *se = e;
+    return true;
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -311,7 +399,9 @@ static void run_and_encode(const gt_service *svc, gt_call *cp, const model_op *o
         gt_call_fail(&c, svc->model->target_prefix ? GT_E_CT_UNSUPPORTED_OPERATION : GT_E_NOT_IMPLEMENTED,
                      "%s is not supported by greentrail yet.", op->name);
 
-    gt_err se = store_run(c.srv->st, run_call, &job);
+    gt_err se = GT_E_UNAVAILABLE;
+    if (!(c.err == GT_OK && op->read_only && job.handler && run_read_path(c.srv, &job, &se)))
+        se = store_run(c.srv->st, run_call, &job);
     if (se != GT_OK)
         svc->encode_error(&c, GT_E_UNAVAILABLE, gt_err_message(GT_E_UNAVAILABLE), NULL, false, out);
     else if (c.err != GT_OK)

@@ -40,6 +40,7 @@ typedef struct req_state {
     size_t len, cap;
     bool too_big;
     size_t cap_limit;        /* this request's body cap (set with the headers) */
+    bool headers_seen;       /* the first (headers-only) call has been made */
 } req_state;
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -187,20 +188,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         *upload_size = 0;
         return MHD_YES;
     }
-    /* First call (headers only) for a request with a body: wait for it. */
-    if (rs->len == 0 && !rs->too_big && !rs->body) {
+    /* First call (headers only): never answer here, even without a body.
+     * libmicrohttpd (0.9.75) closes the connection after a response queued
+     * in the first call, which would turn every keep-alive GET into a new
+     * TCP connection (measured: 5.5k/s vs 40k+/s for GET /health). */
+    if (!rs->headers_seen) {
+        rs->headers_seen = true;
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
-        const char *te = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Transfer-Encoding");
         int64_t n = 0;
-        if ((cl && gt_parse_i64(cl, strlen(cl), &n) && n > 0) || te) {
-            if (n > (int64_t)rs->cap_limit)
-                rs->too_big = true;
-            rs->body = malloc(1); /* marks "headers seen" */
-            if (!rs->body)
-                return MHD_NO;
-            rs->cap = 1;
-            return MHD_YES;
-        }
+        if (cl && gt_parse_i64(cl, strlen(cl), &n) && n > (int64_t)rs->cap_limit)
+            rs->too_big = true;
+        return MHD_YES;
     }
     char rid[37];
     gt_uuid4(rid);
@@ -270,7 +268,8 @@ http_server *http_server_start(const http_server_opts *o, char *err, size_t errc
         free(s);
         return NULL;
     }
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG |
+                                MHD_USE_ITC, /* MHD_quiesce_daemon at stop needs it */
                             0, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
