@@ -1,0 +1,273 @@
+/*
+ * sts.c: the STS service (query protocol, sts 2011-06-15):
+ * GetCallerIdentity, AssumeRole, GetSessionToken, GetFederationToken.
+ *
+ * Temporary credentials are access_key documents (auth/identity.c) with
+ * "ASIA" ids, an expiry, the SHA-256 of their session token (the token
+ * itself is never stored) and the session's issuer, so SigV4 and
+ * CloudTrail's userIdentity.sessionContext work from the key alone.
+ *
+ * Rules kept from AWS:
+ *  - root cannot assume roles; session credentials cannot call
+ *    GetSessionToken or GetFederationToken (AccessDenied);
+ *  - AssumeRole needs the caller's own Allow for sts:AssumeRole on the
+ *    role (checked by auth_authorize before the handler) AND the role's
+ *    trust policy naming the caller (its ARN, its account id or
+ *    arn:aws:iam::ACCT:root) -- both within and across accounts;
+ *  - DurationSeconds: AssumeRole 900..MaxSessionDuration (default 3600),
+ *    GetSessionToken/GetFederationToken 900..129600 (default 43200; root 3600);
+ *  - a federated user without a session policy has no permissions.
+ * MFA: no MFA devices are modelled; a GetSessionToken/AssumeRole call
+ * that carries SerialNumber and a 6-digit TokenCode yields an
+ * mfaAuthenticated session (documented simplification).
+ *
+ * Cross-account AssumeRole is recorded in the caller's account (the call)
+ * and in the role's account, sharing a sharedEventID (sts_record_parts).
+ */
+#include "sts/sts.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/query.h"
+#include "api/service.h"
+#include "auth/identity.h"
+#include "auth/policy.h"
+#include "iam/iam.h"
+#include "util/gtutil.h"
+
+static const char TOKEN_ALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Issue temporary credentials for p (type, ids, issuer already set):
+ * new ASIA key, secret and token, stored; c->output gets Credentials. */
+static gt_err issue(gt_call *c, store_txn *t, auth_principal *p, int64_t duration_s)
+{
+    char token[357];
+    memcpy(token, "IQoJb3JpZ2luX2VjE", 17);
+    if (!auth_new_key(p, "ASIA") || !gt_random_chars(token + 17, 339, TOKEN_ALPHA))
+        return GT_E_INTERNAL;
+    p->temporary = true;
+    p->created_ms = c->now_ms;
+    p->expires_ms = c->now_ms + duration_s * 1000;
+    auth_sha256_hex(token, strlen(token), p->token_sha256);
+    gt_err e = auth_put_key(t, p);
+    if (e != GT_OK)
+        return e;
+    char exp[21];
+    gt_fmt_iso_s(p->expires_ms / 1000, exp);
+    if (!c->output)
+        c->output = json_object();
+    json_object_set_new(c->output, "Credentials",
+                        json_pack("{s:s, s:s, s:s, s:s}", "AccessKeyId", p->access_key_id, "SecretAccessKey",
+                                  p->secret, "SessionToken", token, "Expiration", exp));
+    OPENSSL_cleanse(p->secret, sizeof p->secret);
+    OPENSSL_cleanse(token, sizeof token);
+    return GT_OK;
+}
+
+static int64_t duration(const gt_call *c, int64_t def)
+{
+    json_t *d = json_object_get(c->input, "DurationSeconds");
+    return json_is_integer(d) ? (int64_t)json_integer_value(d) : def;
+}
+
+static bool mfa_given(const gt_call *c)
+{
+    const char *sn = gt_in_str(c, "SerialNumber"), *tc = gt_in_str(c, "TokenCode");
+    return sn && tc && strlen(tc) == 6 && strspn(tc, "0123456789") == 6;
+}
+
+static gt_err session_policy(gt_call *c, auth_principal *p)
+{
+    const char *pol = gt_in_str(c, "Policy");
+    if (!pol)
+        return GT_OK;
+    char why[256];
+    if (!auth_policy_valid(pol, false, why, sizeof why))
+        return gt_call_fail(c, GT_E_STS_MALFORMED_POLICY, "%s", why);
+    if (!gt_strlcpy(p->session_policy, pol, sizeof p->session_policy))
+        return gt_call_fail(c, GT_E_Q_VALIDATION, "Policy exceeds the maximum allowed size.");
+    json_object_set_new(c->output, "PackedPolicySize", json_integer((json_int_t)(strlen(pol) * 100 / 2048)));
+    return GT_OK;
+}
+
+static gt_err h_get_caller_identity(gt_call *c, store_txn *t)
+{
+    const auth_principal *w = c->who;
+    c->output = json_pack("{s:s, s:s, s:s}", "UserId", w->principal_id, "Account", w->account_id, "Arn", w->arn);
+    return GT_OK;
+}
+
+/* "arn:aws:iam::ACCT:role/path/NAME" -> account and name. */
+static bool parse_role_arn(const char *arn, char *acct, size_t acap, char *name, size_t ncap)
+{
+    static const char pfx[] = "arn:aws:iam::";
+    if (strncmp(arn, pfx, sizeof pfx - 1) != 0)
+        return false;
+    const char *a = arn + sizeof pfx - 1;
+    const char *colon = strchr(a, ':');
+    if (!colon || colon - a != 12 || strncmp(colon + 1, "role/", 5) != 0)
+        return false;
+    snprintf(acct, acap, "%.12s", a);
+    const char *slash = strrchr(colon, '/');
+    return gt_strlcpy(name, slash + 1, ncap) && name[0];
+}
+
+static gt_err h_assume_role(gt_call *c, store_txn *t)
+{
+    const auth_principal *w = c->who;
+    const char *role_arn = gt_in_str(c, "RoleArn");
+    const char *sess = gt_in_str(c, "RoleSessionName");
+    char acct[16], name[128];
+    if (strcmp(w->type, "Root") == 0)
+        return gt_call_fail(c, GT_E_Q_ACCESS_DENIED, "Roles may not be assumed by root accounts.");
+    if (!parse_role_arn(role_arn, acct, sizeof acct, name, sizeof name))
+        return gt_call_fail(c, GT_E_Q_VALIDATION, "%s is invalid", role_arn);
+    json_t *doc = iam_get_role(t, acct, name);
+    json_t *role = json_object_get(doc, "Role");
+    const char *stored_arn = json_string_value(json_object_get(role, "Arn"));
+    json_t *trust = role ? json_loads(json_string_value(json_object_get(role, "AssumeRolePolicyDocument")), 0, NULL)
+                         : NULL;
+    auth_req_ctx r;
+    auth_req_from_call(c, &r);
+    r.action = "sts:AssumeRole";
+    r.resource = role_arn;
+    auth_decision d = AUTH_IMPLICIT_DENY;
+    if (trust && stored_arn && strcmp(stored_arn, role_arn) == 0) {
+        d = auth_trust_eval(trust, &r, "AWS", w->arn, w->account_id);
+        if (d == AUTH_IMPLICIT_DENY && w->issuer.arn[0])   /* role chaining: the role's ARN counts too */
+            d = auth_trust_eval(trust, &r, "AWS", w->issuer.arn, w->account_id);
+    }
+    json_decref(trust);
+    if (d != AUTH_ALLOW) {
+        json_decref(doc);
+        return gt_call_fail(c, GT_E_Q_ACCESS_DENIED, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s",
+                            w->arn, role_arn);
+    }
+    int64_t max = json_integer_value(json_object_get(role, "MaxSessionDuration"));
+    int64_t dur = duration(c, 3600);
+    if (max <= 0)
+        max = 3600;
+    if (dur > max) {
+        json_decref(doc);
+        return gt_call_fail(c, GT_E_Q_VALIDATION, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
+    }
+    auth_principal p = {0};
+    const char *role_id = json_string_value(json_object_get(role, "RoleId"));
+    gt_strlcpy(p.type, "AssumedRole", sizeof p.type);
+    snprintf(p.principal_id, sizeof p.principal_id, "%s:%s", role_id, sess);
+    snprintf(p.arn, sizeof p.arn, "arn:aws:sts::%s:assumed-role/%s/%s", acct, name, sess);
+    gt_strlcpy(p.account_id, acct, sizeof p.account_id);
+    gt_strlcpy(p.session_name, sess, sizeof p.session_name);
+    gt_strlcpy(p.issuer.type, "Role", sizeof p.issuer.type);
+    gt_strlcpy(p.issuer.principal_id, role_id, sizeof p.issuer.principal_id);
+    gt_strlcpy(p.issuer.arn, stored_arn, sizeof p.issuer.arn);
+    gt_strlcpy(p.issuer.account_id, acct, sizeof p.issuer.account_id);
+    gt_strlcpy(p.issuer.user_name, name, sizeof p.issuer.user_name);
+    p.mfa = mfa_given(c) || (w->temporary && w->mfa);
+    json_decref(doc);
+    c->output = json_object();
+    gt_err e = session_policy(c, &p);
+    if (e == GT_OK)
+        e = issue(c, t, &p, dur);
+    if (e != GT_OK)
+        return e;
+    json_object_set_new(c->output, "AssumedRoleUser",
+                        json_pack("{s:s, s:s}", "AssumedRoleId", p.principal_id, "Arn", p.arn));
+    gt_call_add_resource(c, "AWS::IAM::Role", role_arn);
+    json_t *res = json_array_get(c->resources, json_array_size(c->resources) - 1);
+    json_object_set_new(res, "accountId", json_string(acct));
+    return GT_OK;
+}
+
+static gt_err h_get_session_token(gt_call *c, store_txn *t)
+{
+    const auth_principal *w = c->who;
+    if (w->temporary)
+        return gt_call_fail(c, GT_E_Q_ACCESS_DENIED, "Cannot call GetSessionToken with session credentials");
+    bool root = strcmp(w->type, "Root") == 0;
+    int64_t dur = duration(c, root ? 3600 : 43200);
+    if (root && dur > 3600)
+        dur = 3600;   /* AWS caps root sessions at one hour */
+    auth_principal p = {0};
+    gt_strlcpy(p.type, w->type, sizeof p.type);
+    gt_strlcpy(p.principal_id, w->principal_id, sizeof p.principal_id);
+    gt_strlcpy(p.arn, w->arn, sizeof p.arn);
+    gt_strlcpy(p.account_id, w->account_id, sizeof p.account_id);
+    gt_strlcpy(p.user_name, w->user_name, sizeof p.user_name);
+    p.mfa = mfa_given(c);
+    return issue(c, t, &p, dur);
+}
+
+static gt_err h_get_federation_token(gt_call *c, store_txn *t)
+{
+    const auth_principal *w = c->who;
+    if (w->temporary)
+        return gt_call_fail(c, GT_E_Q_ACCESS_DENIED, "Cannot call GetFederationToken with session credentials");
+    const char *name = gt_in_str(c, "Name");
+    bool root = strcmp(w->type, "Root") == 0;
+    auth_principal p = {0};
+    gt_strlcpy(p.type, "FederatedUser", sizeof p.type);
+    snprintf(p.principal_id, sizeof p.principal_id, "%s:%s", w->account_id, name);
+    snprintf(p.arn, sizeof p.arn, "arn:aws:sts::%s:federated-user/%s", w->account_id, name);
+    gt_strlcpy(p.account_id, w->account_id, sizeof p.account_id);
+    gt_strlcpy(p.session_name, name, sizeof p.session_name);
+    gt_strlcpy(p.issuer.type, root ? "Root" : "IAMUser", sizeof p.issuer.type);
+    gt_strlcpy(p.issuer.principal_id, w->principal_id, sizeof p.issuer.principal_id);
+    gt_strlcpy(p.issuer.arn, w->arn, sizeof p.issuer.arn);
+    gt_strlcpy(p.issuer.account_id, w->account_id, sizeof p.issuer.account_id);
+    gt_strlcpy(p.issuer.user_name, root ? "" : w->user_name, sizeof p.issuer.user_name);
+    /* no session policy: the federated user can do nothing [AWS doc] */
+    gt_strlcpy(p.session_policy, "{\"Statement\":[]}", sizeof p.session_policy);
+    c->output = json_object();
+    gt_err e = session_policy(c, &p);
+    if (e == GT_OK)
+        e = issue(c, t, &p, duration(c, root ? 3600 : 43200));
+    if (e != GT_OK)
+        return e;
+    json_object_set_new(c->output, "FederatedUser",
+                        json_pack("{s:s, s:s}", "FederatedUserId", p.principal_id, "Arn", p.arn));
+    return GT_OK;
+}
+
+static const struct {
+    const char *op;
+    gt_handler h;
+} handlers[] = {
+    {"AssumeRole", h_assume_role},
+    {"GetCallerIdentity", h_get_caller_identity},
+    {"GetFederationToken", h_get_federation_token},
+    {"GetSessionToken", h_get_session_token},
+};
+
+gt_handler sts_handler_for(const char *op)
+{
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (strcmp(handlers[i].op, op) == 0)
+            return handlers[i].h;
+    return NULL;
+}
+
+static gt_err sts_map_error(const model_op *op, gt_err e, const char *msg)
+{
+    return api_query_err(e);
+}
+
+static void sts_encode_error(const gt_call *c, gt_err e, const char *msg, json_t *details, bool untyped,
+                             http_resp *out)
+{
+    api_query_encode_error(&model_sts, c, e, msg, out);
+}
+
+const gt_service sts_service = {
+    .signing_name = "sts",
+    .model = &model_sts,
+    .decode = api_query_decode,
+    .handler_for = sts_handler_for,
+    .record_parts = iam_record_parts,
+    .map_error = sts_map_error,
+    .encode_ok = gt_encode_query_ok,
+    .encode_error = sts_encode_error,
+};
