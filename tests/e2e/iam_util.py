@@ -36,7 +36,7 @@ def make_user(server, name, *policies, account_admin="default"):
     iam = server.client("iam", profile=account_admin)
     iam.create_user(UserName=name)
     for i, p in enumerate(policies):
-        iam.put_user_policy(UserName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(p))
+        iam.put_user_policy(UserName=name, PolicyName=f"p{i}", PolicyDocument=p if isinstance(p, str) else json.dumps(p))
     k = iam.create_access_key(UserName=name)["AccessKey"]
     return (k["AccessKeyId"], k["SecretAccessKey"])
 
