@@ -20,6 +20,7 @@
 #include "auth/identity.h"
 #include "config.h"
 #include "http/server.h"
+#include "iam/iam_account.h"
 #include "store/store.h"
 #include "util/gtutil.h"
 
@@ -197,11 +198,14 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         printf("usage: greentrail <command> [options]\n\ncommands:\n"
                "  serve     run the server (greentrail serve --help)\n"
+               "  account   add an account: account create --data-dir DIR [--account-id N]\n"
                "  version   print the version\n");
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "account") == 0)
+        return iam_cmd_account(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("greentrail %s\n", GT_VERSION);
         return 0;

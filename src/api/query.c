@@ -143,6 +143,17 @@ static gt_err q_form_parse(const char *s, size_t n, q_form *f)
     return GT_OK;
 }
 
+/* Printable-ASCII copy of s (others -> '?'), at most cap-1 bytes: safe to
+ * echo a client's bytes in a (UTF-8) message. */
+static const char *q_safe(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < n && j + 1 < cap; i++)
+        out[j++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    out[j] = '\0';
+    return out;
+}
+
 static const q_pair *q_find(const q_form *f, const char *key)
 {
     size_t kn = strlen(key);
@@ -226,22 +237,25 @@ static json_t *q_scalar(q_ctx *c, const model_shape *s, const q_pair *p, const c
     case MODEL_T_INTEGER:
     case MODEL_T_LONG: {
         int64_t v;
+        char shown[65];
         if (!gt_parse_i64(p->v, p->vn, &v))
-            return q_fail(c, GT_E_VALIDATION, "1 validation error detected: Value '%.64s' at '%s' failed to satisfy constraint: Member must be a number", p->v, key);
+            return q_fail(c, GT_E_VALIDATION, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be a number", q_safe(p->v, p->vn, shown, sizeof shown), key);
         return json_integer((json_int_t)v);
     }
-    case MODEL_T_BOOLEAN:
+    case MODEL_T_BOOLEAN: {
+        char shown[65];
         if (strcmp(p->v, "true") == 0)
             return json_true();
         if (strcmp(p->v, "false") == 0)
             return json_false();
-        return q_fail(c, GT_E_VALIDATION, "1 validation error detected: Value '%.64s' at '%s' failed to satisfy constraint: Member must be a boolean", p->v, key);
+        return q_fail(c, GT_E_VALIDATION, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be a boolean", q_safe(p->v, p->vn, shown, sizeof shown), key);
+    }
     case MODEL_T_DOUBLE:
     case MODEL_T_FLOAT: {
-        char *end = NULL;
+        char *end = NULL, shown[65];
         double d = p->vn ? strtod(p->v, &end) : 0;
         if (!p->vn || !end || *end)
-            return q_fail(c, GT_E_VALIDATION, "1 validation error detected: Value '%.64s' at '%s' failed to satisfy constraint: Member must be a number", p->v, key);
+            return q_fail(c, GT_E_VALIDATION, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be a number", q_safe(p->v, p->vn, shown, sizeof shown), key);
         return json_real(d);
     }
     default:
@@ -400,9 +414,10 @@ gt_err api_query_decode(const model_service *svc, const http_req *req, const mod
     const model_op *op = model_find_opn(svc, action->v, action->vn);
     if (!op) {
         const q_pair *ver = q_find(&f, "Version");
+        char an[129], vn[33];
         if (msgcap > 0)
-            snprintf(msg, msgcap, "Could not find operation %.128s for version %.32s", action->v,
-                     ver ? ver->v : "NO_VERSION_SPECIFIED");
+            snprintf(msg, msgcap, "Could not find operation %s for version %s", q_safe(action->v, action->vn, an, sizeof an),
+                     ver ? q_safe(ver->v, ver->vn, vn, sizeof vn) : "NO_VERSION_SPECIFIED");
         q_form_free(&f);
         return GT_E_Q_INVALID_ACTION;
     }

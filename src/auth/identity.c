@@ -221,11 +221,11 @@ static gt_err boot_job(store_txn *t, void *ud)
     return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
 }
 
-static bool write_credentials(const char *data_dir, const char *region, const auth_principal *root,
-                              const auth_principal *admin, char *err, size_t errcap)
+static bool write_credentials(const char *data_dir, const char *file, const char *region,
+                              const auth_principal *root, const auth_principal *admin, char *err, size_t errcap)
 {
     char path[4096], tmp[4200];
-    snprintf(path, sizeof path, "%s/credentials", data_dir);
+    snprintf(path, sizeof path, "%s/%s", data_dir, file);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -264,6 +264,13 @@ gt_err auth_bootstrap(store *s, const char *data_dir, const char *account, const
                       auth_principal *root, auth_principal *admin, bool *created,
                       char *err, size_t errcap)
 {
+    return auth_bootstrap_file(s, data_dir, "credentials", account, region, root, admin, created, err, errcap);
+}
+
+gt_err auth_bootstrap_file(store *s, const char *data_dir, const char *file, const char *account,
+                           const char *region, auth_principal *root, auth_principal *admin, bool *created,
+                           char *err, size_t errcap)
+{
     boot_ctx b = {.account = account, .root = root, .admin = admin};
     gt_err e = store_run(s, boot_job, &b);
     if (e != GT_OK) {
@@ -271,7 +278,7 @@ gt_err auth_bootstrap(store *s, const char *data_dir, const char *account, const
         return e;
     }
     *created = b.created;
-    if (!write_credentials(data_dir, region, root, admin, err, errcap))
+    if (!write_credentials(data_dir, file, region, root, admin, err, errcap))
         return GT_E_INTERNAL;
     return GT_OK;
 }

@@ -55,6 +55,12 @@ gt_err auth_bootstrap(store *s, const char *data_dir, const char *account, const
                       auth_principal *root, auth_principal *admin, bool *created,
                       char *err, size_t errcap);
 
+/* auth_bootstrap for any account (multi-account: `greentrail account
+ * create`), writing DATA_DIR/<file> instead of DATA_DIR/credentials. */
+gt_err auth_bootstrap_file(store *s, const char *data_dir, const char *file, const char *account,
+                           const char *region, auth_principal *root, auth_principal *admin, bool *created,
+                           char *err, size_t errcap);
+
 /* Look an access key up. GT_E_UNRECOGNIZED_CLIENT when unknown or inactive. */
 gt_err auth_lookup_key(store *s, const char *access_key_id, auth_principal *out);
 

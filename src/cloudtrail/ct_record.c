@@ -146,6 +146,8 @@ json_t *ct_record_build(const gt_call *c, ct_record_parts *parts, const char *ev
     json_object_set_new(r, "eventType", json_string("AwsApiCall"));
     json_object_set_new(r, "managementEvent", json_true());
     json_object_set_new(r, "recipientAccountId", json_string(c->account));
+    if (parts->shared_event_id)
+        json_object_set_new(r, "sharedEventID", json_string(parts->shared_event_id));
     json_object_set_new(r, "eventCategory", json_string("Management"));
     return r;
 }

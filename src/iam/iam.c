@@ -990,7 +990,7 @@ static json_t *to_record(const json_t *v, int depth)
         const char *k;
         json_t *e;
         json_object_foreach((json_t *)v, k, e) {
-            if (secret_member(k))
+            if (secret_member(k) || k[0] == '_')   /* '_': internal, e.g. _sharedEventID */
                 continue;
             char ck[128];
             lower_camel(k, ck, sizeof ck);
@@ -1016,6 +1016,7 @@ static json_t *to_record(const json_t *v, int depth)
 void iam_record_parts(const gt_call *c, ct_record_parts *p)
 {
     p->with_error_message = true;
+    p->shared_event_id = json_string_value(json_object_get(c->output, "_sharedEventID"));
     p->request_parameters = json_object_size(c->input) > 0 ? to_record(c->input, 0) : NULL;
     bool issues_creds = c->output && json_object_get(c->output, "Credentials");
     if (c->err == GT_OK && c->output && (!c->op->read_only || issues_creds) && json_object_size(c->output) > 0)

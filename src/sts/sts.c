@@ -33,6 +33,7 @@
 
 #include "api/query.h"
 #include "api/service.h"
+#include "cloudtrail/ct_record.h"
 #include "auth/identity.h"
 #include "auth/policy.h"
 #include "iam/iam.h"
@@ -115,6 +116,42 @@ static bool parse_role_arn(const char *arn, char *acct, size_t acap, char *name,
     return gt_strlcpy(name, slash + 1, ncap) && name[0];
 }
 
+/* Cross-account AssumeRole: the role's account records the call too, as
+ * done by an AWSAccount, both records sharing sharedEventID. The caller's
+ * record is written by the dispatcher (iam_record_parts reads the id
+ * from the internal output member "_sharedEventID", which the XML
+ * encoder ignores: it is no member of the output shape). */
+static gt_err record_in_role_account(gt_call *c, store_txn *t, const char *acct)
+{
+    char shared[37], event_id[37];
+    gt_uuid4(shared);
+    gt_uuid4(event_id);
+    json_object_set_new(c->output, "_sharedEventID", json_string(shared));
+    gt_call c2 = *c;
+    c2.account = acct;
+    ct_record_parts parts = {0};
+    iam_record_parts(&c2, &parts);
+    int64_t when = gt_now_ms();
+    json_t *rec = ct_record_build(&c2, &parts, event_id, when);
+    json_decref(parts.request_parameters);
+    json_decref(parts.response_elements);
+    if (!rec)
+        return GT_E_NOMEM;
+    json_object_set_new(rec, "userIdentity", json_pack("{s:s, s:s, s:s}", "type", "AWSAccount", "principalId",
+                                                       c->who->principal_id, "accountId", c->who->account_id));
+    char *text = json_dumps(rec, JSON_COMPACT);
+    json_decref(rec);
+    if (!text)
+        return GT_E_NOMEM;
+    const char *types[1] = {"AWS::IAM::Role"}, *names[1] = {gt_in_str(c, "RoleArn")};
+    store_event ev = {.account = acct, .region = c->region, .time_ms = when, .event_id = event_id,
+                      .event_name = c->op->name, .event_source = c->svc->event_source, .read_only = c->op->read_only,
+                      .n_res = 1, .res_types = types, .res_names = names, .json = text};
+    int rc = store_event_append(t, &ev, NULL);
+    free(text);
+    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
 static gt_err h_assume_role(gt_call *c, store_txn *t)
 {
     const auth_principal *w = c->who;
@@ -179,6 +216,8 @@ static gt_err h_assume_role(gt_call *c, store_txn *t)
     gt_call_add_resource(c, "AWS::IAM::Role", role_arn);
     json_t *res = json_array_get(c->resources, json_array_size(c->resources) - 1);
     json_object_set_new(res, "accountId", json_string(acct));
+    if (strcmp(acct, c->account) != 0)
+        return record_in_role_account(c, t, acct);
     return GT_OK;
 }
 
