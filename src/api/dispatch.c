@@ -27,6 +27,7 @@
 #include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "cloudtrail/ct_record.h"
+#include "sts/sts.h"
 #include "util/gtutil.h"
 
 /* ---------------------------------------------------------------- encoders */
@@ -205,6 +206,16 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
         .normalize_path = true,
     };
     gt_err e = auth_sigv4_parse(req, &ao, &info, msg, sizeof msg);
+    auth_principal who;
+    /* STS AssumeRoleWithWebIdentity is sent unsigned (botocore: authtype
+     * none): its web identity token is the credential, which its handler
+     * verifies (sts/sts.c). No key lookup, no signature for it. */
+    bool anonymous = e == GT_E_MISSING_AUTH && sts_unsigned_principal(req, &who);
+    if (anonymous) {
+        e = GT_OK;
+        gt_strlcpy(info.service, "sts", sizeof info.service);
+        gt_strlcpy(info.region, srv->home_region, sizeof info.region);
+    }
     if (e != GT_OK) {
         early_error(NULL, e, msg, out);
         return;
@@ -212,9 +223,9 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
     const gt_service *svc = gt_service_for(info.service);
     ao.normalize_path = strcmp(info.service, "s3") != 0;
     ao.sign_body_unsigned_ok = !ao.normalize_path;
-    auth_principal who;
-    e = auth_lookup_key(srv->st, info.access_key, &who);
-    if (e == GT_OK) {
+    if (!anonymous)
+        e = auth_lookup_key(srv->st, info.access_key, &who);
+    if (e == GT_OK && !anonymous) {
         /* Session tokens (auth/identity.c): a temporary ASIA key needs its
          * own unexpired token, a long-term key none. The expiry clock is
          * SigV4's (it follows GREENTRAIL_TEST_CLOCK_OFFSET_MS in tests). */
@@ -231,7 +242,8 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
         early_error(svc, pe, gt_err_message(pe), out);
         return;
     }
-    e = auth_sigv4_verify(req, &ao, &info, who.secret, msg, sizeof msg);
+    if (!anonymous)
+        e = auth_sigv4_verify(req, &ao, &info, who.secret, msg, sizeof msg);
     if (e != GT_OK) {
         early_error(svc, e, msg, out);
         return;

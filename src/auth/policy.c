@@ -656,6 +656,9 @@ gt_err auth_authorize(store *st, const gt_call *c, char *msg, size_t msgcap)
     const auth_principal *p = c->who;
     if (strcmp(p->type, "Root") == 0)
         return GT_OK;
+    /* unsigned AssumeRoleWithWebIdentity: the role's trust policy decides (sts.c) */
+    if (strcmp(p->type, "WebIdentityUser") == 0)
+        return GT_OK;
     /* AWS: no permission is needed to ask who you are. */
     if (strcmp(c->svc->signing_name, "sts") == 0 && strcmp(c->op->name, "GetCallerIdentity") == 0)
         return GT_OK;

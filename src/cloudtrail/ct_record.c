@@ -54,6 +54,14 @@ json_t *ct_user_identity(const auth_principal *p)
     json_t *u = json_object();
     if (!u)
         return NULL;
+    if (strcmp(p->type, "WebIdentityUser") == 0) {
+        /* cloudtrail.md §1.3: only on AssumeRoleWithWebIdentity */
+        json_object_set_new(u, "type", json_string(p->type));
+        json_object_set_new(u, "principalId", json_string(p->principal_id));
+        json_object_set_new(u, "userName", json_string(p->user_name));
+        json_object_set_new(u, "identityProvider", json_string(p->web_provider));
+        return u;
+    }
     json_object_set_new(u, "type", json_string(p->type));
     json_object_set_new(u, "principalId", json_string(p->principal_id));
     json_object_set_new(u, "arn", json_string(p->arn));

@@ -39,6 +39,7 @@
 #include "api/service.h"
 #include "auth/identity.h"
 #include "auth/policy.h"
+#include "sts/webid.h"
 #include "util/gtutil.h"
 
 static const char ADMIN_DOC[] =
@@ -806,6 +807,24 @@ static gt_err h_list_attached(gt_call *c, store_txn *t)
 
 /* ---------------------------------------------------------------- OIDC providers */
 
+/* The whole file as a NUL-terminated string, or NULL if unreadable or
+ * larger than cap bytes. */
+static char *read_small_file(const char *path, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(cap + 1);
+    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > cap) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 static gt_err h_create_oidc(gt_call *c, store_txn *t)
 {
     const char *url = gt_in_str(c, "Url");
@@ -818,6 +837,23 @@ static gt_err h_create_oidc(gt_call *c, store_txn *t)
         json_decref(old);
         return gt_call_fail(c, GT_E_IAM_ENTITY_EXISTS, "Provider with url %s already exists.", url);
     }
+    /* greentrail extension: the provider's signing keys (a PEM public key
+     * or a JWKS) are read once from the file named by the tag
+     * "greentrail:keys-file"; AWS would fetch the issuer's JWKS over TLS. */
+    char *keys = NULL;
+    size_t i;
+    json_t *tag;
+    json_array_foreach(json_object_get(c->input, "Tags"), i, tag) {
+        const char *tk = json_string_value(json_object_get(tag, "Key"));
+        const char *path = json_string_value(json_object_get(tag, "Value"));
+        if (!tk || strcmp(tk, "greentrail:keys-file") != 0 || !path)
+            continue;
+        keys = read_small_file(path, 65536);
+        if (!keys || !sts_jwt_keys_usable(keys)) {
+            free(keys);
+            return gt_call_fail(c, GT_E_IAM_INVALID_INPUT, "greentrail:keys-file does not name a readable PEM public key or JWKS with an RSA key");
+        }
+    }
     now_iso(c, when);
     json_t *cl = json_object_get(c->input, "ClientIDList");
     json_t *tp = json_object_get(c->input, "ThumbprintList");
@@ -825,6 +861,9 @@ static gt_err h_create_oidc(gt_call *c, store_txn *t)
     json_t *doc = json_pack("{s:s, s:s, s:O, s:O, s:s, s:O}", "Url", url + 8, "Arn", arn, "ClientIDList",
                             cl ? cl : json_array(), "ThumbprintList", tp ? tp : json_array(), "CreateDate", when,
                             "Tags", tags ? tags : json_array());
+    if (keys)
+        json_object_set_new(doc, "Keys", json_string(keys));
+    free(keys);
     gt_err r = save(t, c->account, "iam.oidc", arn, doc);
     json_decref(doc);
     if (r != GT_OK)

@@ -37,6 +37,7 @@
 #include "auth/identity.h"
 #include "auth/policy.h"
 #include "iam/iam.h"
+#include "sts/webid.h"
 #include "util/gtutil.h"
 
 static const char TOKEN_ALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -271,11 +272,177 @@ static gt_err h_get_federation_token(gt_call *c, store_txn *t)
     return GT_OK;
 }
 
+/* ---------------------------------------------------------------- web identity */
+
+/* "https://host/path" -> "host/path" (IAM's provider URL form). */
+static const char *strip_https(const char *iss)
+{
+    return iss && strncmp(iss, "https://", 8) == 0 ? iss + 8 : iss;
+}
+
+/* The token's audience matching one of the provider's client ids, or NULL. */
+static const char *match_aud(const json_t *claims, const json_t *client_ids)
+{
+    const json_t *aud = json_object_get(claims, "aud");
+    size_t i, j;
+    json_t *a, *cid;
+    json_array_foreach(client_ids, j, cid) {
+        if (json_is_string(aud) && strcmp(json_string_value(aud), json_string_value(cid)) == 0)
+            return json_string_value(aud);
+        json_array_foreach(aud, i, a)
+            if (json_is_string(a) && strcmp(json_string_value(a), json_string_value(cid)) == 0)
+                return json_string_value(a);
+    }
+    return NULL;
+}
+
+static gt_err bad_token(gt_call *c, const char *why)
+{
+    return gt_call_fail(c, GT_E_STS_INVALID_IDENTITY_TOKEN, "%s", why);
+}
+
+static gt_err h_assume_role_web(gt_call *c, store_txn *t)
+{
+    const char *role_arn = gt_in_str(c, "RoleArn");
+    const char *sess = gt_in_str(c, "RoleSessionName");
+    const char *token = gt_in_str(c, "WebIdentityToken");
+    char acct[16], name[128], parn[1200];
+    if (!parse_role_arn(role_arn, acct, sizeof acct, name, sizeof name))
+        return gt_call_fail(c, GT_E_Q_VALIDATION, "%s is invalid", role_arn);
+    json_t *unv = sts_jwt_claims_unverified(token);
+    const char *iss = json_string_value(json_object_get(unv, "iss"));
+    if (!iss) {
+        json_decref(unv);
+        return bad_token(c, "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)");
+    }
+    snprintf(parn, sizeof parn, "arn:aws:iam::%s:oidc-provider/%s", acct, strip_https(iss));
+    json_decref(unv);
+    json_t *prov = iam_get_oidc(t, acct, parn);
+    if (!prov)
+        return bad_token(c, "No OpenIDConnect provider found in your account for the token's issuer");
+    const char *keys = json_string_value(json_object_get(prov, "Keys"));
+    json_t *claims = NULL;
+    sts_jwt_result jr = keys ? sts_jwt_verify(token, keys, &claims) : STS_JWT_NO_KEY;
+    if (jr != STS_JWT_OK) {
+        json_decref(prov);
+        return bad_token(c, jr == STS_JWT_NO_KEY ? "Couldn't retrieve verification key from your identity provider"
+                                                  : "Invalid token signature or format");
+    }
+    gt_err e = GT_OK;
+    const char *url = json_string_value(json_object_get(prov, "Url"));
+    const char *viss = json_string_value(json_object_get(claims, "iss"));
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    const char *aud = match_aud(claims, json_object_get(prov, "ClientIDList"));
+    json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
+    int64_t now_s = c->now_ms / 1000;
+    if (!viss || !url || strcmp(strip_https(viss), url) != 0 || strncmp(viss, "https://", 8) != 0)
+        e = bad_token(c, "Issuer of the token does not match the OpenIDConnect provider");
+    else if (!aud)
+        e = bad_token(c, "Incorrect token audience");
+    else if (!sub)
+        e = bad_token(c, "The token has no subject");
+    else if (!json_is_number(exp) || json_number_value(exp) <= (double)now_s)
+        e = gt_call_fail(c, GT_E_STS_EXPIRED_IDENTITY_TOKEN, "Token is expired");
+    else if (json_is_number(nbf) && json_number_value(nbf) > (double)now_s + 300)
+        e = bad_token(c, "Token is not yet valid");
+    json_t *doc = e == GT_OK ? iam_get_role(t, acct, name) : NULL;
+    json_t *role = json_object_get(doc, "Role");
+    if (e == GT_OK) {
+        json_t *trust = role ? json_loads(json_string_value(json_object_get(role, "AssumeRolePolicyDocument")), 0, NULL)
+                             : NULL;
+        auth_req_ctx r;
+        auth_req_from_call(c, &r);
+        r.action = "sts:AssumeRoleWithWebIdentity";
+        r.resource = role_arn;
+        /* the provider's condition keys, e.g. "example.com/id:aud" (lower-case for lookup) */
+        r.extra = json_object();
+        static const char *const suffix[2] = {"aud", "sub"};
+        const char *vals[2] = {aud, sub};
+        for (int i = 0; i < 2; i++) {
+            char k[1100];
+            snprintf(k, sizeof k, "%s:%s", url, suffix[i]);
+            for (char *q = k; *q; q++)
+                *q = (char)((*q >= 'A' && *q <= 'Z') ? *q + 32 : *q);
+            json_object_set_new(r.extra, k, json_string(vals[i]));
+        }
+        auth_decision d = trust ? auth_trust_eval(trust, &r, "Federated", parn, NULL) : AUTH_IMPLICIT_DENY;
+        json_decref(r.extra);
+        json_decref(trust);
+        if (d != AUTH_ALLOW)
+            e = gt_call_fail(c, GT_E_Q_ACCESS_DENIED, "Not authorized to perform sts:AssumeRoleWithWebIdentity");
+    }
+    int64_t dur = duration(c, 3600);
+    int64_t max = json_integer_value(json_object_get(role, "MaxSessionDuration"));
+    if (e == GT_OK && dur > (max > 0 ? max : 3600))
+        e = gt_call_fail(c, GT_E_Q_VALIDATION, "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.");
+    auth_principal p = {0};
+    if (e == GT_OK) {
+        const char *role_id = json_string_value(json_object_get(role, "RoleId"));
+        gt_strlcpy(p.type, "AssumedRole", sizeof p.type);
+        snprintf(p.principal_id, sizeof p.principal_id, "%s:%s", role_id, sess);
+        snprintf(p.arn, sizeof p.arn, "arn:aws:sts::%s:assumed-role/%s/%s", acct, name, sess);
+        gt_strlcpy(p.account_id, acct, sizeof p.account_id);
+        gt_strlcpy(p.session_name, sess, sizeof p.session_name);
+        gt_strlcpy(p.issuer.type, "Role", sizeof p.issuer.type);
+        gt_strlcpy(p.issuer.principal_id, role_id, sizeof p.issuer.principal_id);
+        gt_strlcpy(p.issuer.arn, json_string_value(json_object_get(role, "Arn")), sizeof p.issuer.arn);
+        gt_strlcpy(p.issuer.account_id, acct, sizeof p.issuer.account_id);
+        gt_strlcpy(p.issuer.user_name, name, sizeof p.issuer.user_name);
+        gt_strlcpy(p.web_provider, parn, sizeof p.web_provider);
+        c->output = json_object();
+        e = session_policy(c, &p);
+        if (e == GT_OK)
+            e = issue(c, t, &p, dur);
+    }
+    if (e == GT_OK) {
+        json_object_set_new(c->output, "SubjectFromWebIdentityToken", json_string(sub));
+        json_object_set_new(c->output, "AssumedRoleUser",
+                            json_pack("{s:s, s:s}", "AssumedRoleId", p.principal_id, "Arn", p.arn));
+        json_object_set_new(c->output, "Provider", json_string(viss));
+        json_object_set_new(c->output, "Audience", json_string(aud));
+        gt_call_add_resource(c, "AWS::IAM::Role", role_arn);
+    }
+    json_decref(doc);
+    json_decref(claims);
+    json_decref(prov);
+    return e;
+}
+
+bool sts_unsigned_principal(const http_req *req, auth_principal *who)
+{
+    const model_op *op = NULL;
+    json_t *in = NULL;
+    char msg[256];
+    api_query_decode(&model_sts, req, &op, &in, msg, sizeof msg);
+    const char *role_arn = json_string_value(json_object_get(in, "RoleArn"));
+    char acct[16], name[128];
+    bool ok = op && strcmp(op->name, "AssumeRoleWithWebIdentity") == 0 && role_arn &&
+              parse_role_arn(role_arn, acct, sizeof acct, name, sizeof name);
+    if (ok) {
+        memset(who, 0, sizeof *who);
+        gt_strlcpy(who->type, "WebIdentityUser", sizeof who->type);
+        gt_strlcpy(who->account_id, acct, sizeof who->account_id);
+        json_t *cl = sts_jwt_claims_unverified(json_string_value(json_object_get(in, "WebIdentityToken")));
+        const char *iss = strip_https(json_string_value(json_object_get(cl, "iss")));
+        const char *sub = json_string_value(json_object_get(cl, "sub"));
+        json_t *aud = json_object_get(cl, "aud");
+        const char *a = json_is_string(aud) ? json_string_value(aud) : json_string_value(json_array_get(aud, 0));
+        snprintf(who->principal_id, sizeof who->principal_id, "%s:%s:%s", iss ? iss : "", a ? a : "", sub ? sub : "");
+        gt_strlcpy(who->user_name, sub ? sub : "", sizeof who->user_name);
+        gt_strlcpy(who->web_provider, iss ? iss : "", sizeof who->web_provider);
+        snprintf(who->arn, sizeof who->arn, "%s", "");
+        json_decref(cl);
+    }
+    json_decref(in);
+    return ok;
+}
+
 static const struct {
     const char *op;
     gt_handler h;
 } handlers[] = {
     {"AssumeRole", h_assume_role},
+    {"AssumeRoleWithWebIdentity", h_assume_role_web},
     {"GetCallerIdentity", h_get_caller_identity},
     {"GetFederationToken", h_get_federation_token},
     {"GetSessionToken", h_get_session_token},
