@@ -521,6 +521,20 @@ static gt_err h_create_login_profile(gt_call *c, store_txn *t)
     return GT_OK;
 }
 
+bool iam_check_password(store_txn *t, const char *account, const char *user, const char *password)
+{
+    json_t *doc = load(t, account, "iam.user", user);
+    json_t *lp = json_object_get(doc, "LoginProfile");
+    const char *salthex = json_string_value(json_object_get(lp, "Salt"));
+    const char *hhex = json_string_value(json_object_get(lp, "Hash"));
+    unsigned char salt[16], want[32], got[32];
+    bool ok = salthex && hhex && password && strlen(salthex) == 32 && strlen(hhex) == 64 &&
+              gt_unhex(salthex, salt, sizeof salt) && gt_unhex(hhex, want, sizeof want) &&
+              hash_password(password, salt, sizeof salt, got) && CRYPTO_memcmp(got, want, sizeof got) == 0;
+    json_decref(doc);
+    return ok;
+}
+
 static gt_err h_login_profile(gt_call *c, store_txn *t)
 {
     bool del = strncmp(c->op->name, "Delete", 6) == 0;

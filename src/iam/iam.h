@@ -35,6 +35,12 @@ json_t *iam_get_role(store_txn *t, const char *account, const char *name);
 /* The OIDC provider document of account by its ARN, or NULL (new reference). */
 json_t *iam_get_oidc(store_txn *t, const char *account, const char *arn);
 
+/* Does `password` match the login profile of IAM user `user` in
+ * `account`? (scrypt with the stored salt, constant-time compare.) false
+ * when the user or its login profile does not exist. For the console's
+ * sign-in; works in store_read jobs. */
+bool iam_check_password(store_txn *t, const char *account, const char *user, const char *password);
+
 /* Percent-encode s for IAM's policy document response fields (RFC 3986
  * unreserved kept). malloc'd, or NULL. */
 char *iam_url_encode(const char *s);

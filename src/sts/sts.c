@@ -172,6 +172,8 @@ static gt_err h_assume_role(gt_call *c, store_txn *t)
     auth_req_from_call(c, &r);
     r.action = "sts:AssumeRole";
     r.resource = role_arn;
+    /* STS's own condition keys for trust policies (lower-case for lookup) */
+    r.extra = json_pack("{s:s, s:s?}", "sts:rolesessionname", sess, "sts:externalid", gt_in_str(c, "ExternalId"));
     auth_decision d = AUTH_IMPLICIT_DENY;
     if (trust && stored_arn && strcmp(stored_arn, role_arn) == 0) {
         d = auth_trust_eval(trust, &r, "AWS", w->arn, w->account_id);
@@ -179,6 +181,7 @@ static gt_err h_assume_role(gt_call *c, store_txn *t)
             d = auth_trust_eval(trust, &r, "AWS", w->issuer.arn, w->account_id);
     }
     json_decref(trust);
+    json_decref(r.extra);
     if (d != AUTH_ALLOW) {
         json_decref(doc);
         return gt_call_fail(c, GT_E_Q_ACCESS_DENIED, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s",

@@ -188,3 +188,17 @@ def test_role_chaining_and_cli(aws, server):
     assert rc == 0, err
     assert out["Credentials"]["AccessKeyId"].startswith("ASIA")
     assert out["AssumedRoleUser"]["Arn"].endswith("assumed-role/ops/cli")
+
+
+def test_trust_policy_external_id(server):
+    iam = server.client("iam")
+    iam.create_role(RoleName="vendor", AssumeRolePolicyDocument=doc({
+        "Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "s3cr3t-id"}}}))
+    arn = f"arn:aws:iam::{ACCOUNT}:role/vendor"
+    sts = server.client("sts")
+    for kw in ({}, {"ExternalId": "wrong-id"}):
+        with pytest.raises(ClientError) as ei:
+            sts.assume_role(RoleArn=arn, RoleSessionName="v1", **kw)
+        assert ei.value.response["Error"]["Code"] == "AccessDenied"
+    assert sts.assume_role(RoleArn=arn, RoleSessionName="v1", ExternalId="s3cr3t-id")["Credentials"]["AccessKeyId"]
