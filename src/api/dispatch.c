@@ -1,9 +1,10 @@
 /*
  * dispatch.c: the path of one API request, end to end.
  *
- *   SigV4 parse -> key lookup -> SigV4 verify -> service by credential
- *   scope -> protocol decode (model tables) -> store_run( handler in a
- *   savepoint; CloudTrail record appended ) -> commit (group) -> encode.
+ *   SigV4 parse -> key lookup (+ session token check) -> SigV4 verify ->
+ *   service by credential scope -> protocol decode (model tables) ->
+ *   authorization (auth/policy.c) -> store_run( handler in a savepoint;
+ *   CloudTrail record appended ) -> commit (group) -> encode.
  *
  * Invariants:
  *  - Nothing is answered 2xx before the transaction holding the change and

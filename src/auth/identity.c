@@ -6,6 +6,10 @@
  * sees the same keys. Formats follow AWS: access key ids are "AKIA" + 16
  * chars of [A-Z2-7] (20 in all), secrets 40 chars of base64 alphabet, IAM
  * user ids "AIDA" + 17 chars.
+ * Temporary credentials (STS) are the same documents with "ASIA" ids and
+ * extra fields: expiry, the SHA-256 of the session token (the token
+ * itself is never stored), the session name and issuer, an optional
+ * session policy.
  * Invariant: secrets are only ever written to the store and to the
  * credentials file (mode 0600); logs and records never see them.
  */

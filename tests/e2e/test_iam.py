@@ -233,3 +233,14 @@ def test_aws_cli_iam_and_sts(aws):
     assert out["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/admin"
     rc, out, err = aws("iam", "get-user", "--user-name", "ghost")
     assert rc != 0 and "NoSuchEntity" in err
+
+
+def test_query_authentication_errors(server):
+    ak, sk = server.key()
+    with pytest.raises(ClientError) as ei:
+        client(server, "iam", (ak, sk[:-1] + ("A" if sk[-1] != "A" else "B"))).list_users()
+    assert ei.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    with pytest.raises(ClientError) as ei:
+        client(server, "sts", ("AKIAAAAAAAAAAAAAAAAA", sk)).get_caller_identity()
+    assert ei.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
