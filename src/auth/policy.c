@@ -13,7 +13,8 @@
  * policies), Condition with String*, Arn*, IpAddress/NotIpAddress, Bool,
  * Date*, Numeric*, Null operators, the IfExists suffix and the
  * ForAnyValue:/ForAllValues: prefixes (our keys are single-valued, so
- * both act as the plain operator). Condition keys: aws:SourceIp,
+ * both act as the plain operator), and policy variables (${aws:username},
+ * any condition key, ${$}) in Resource and condition values. Condition keys: aws:SourceIp,
  * aws:RequestedRegion, aws:PrincipalArn, aws:PrincipalAccount,
  * aws:PrincipalType, aws:username, aws:userid, aws:MultiFactorAuthPresent,
  * aws:CurrentTime, aws:EpochTime, aws:SecureTransport (always false here:
@@ -67,15 +68,59 @@ bool auth_wildcard_match(const char *p, const char *s, bool icase)
     return *p == '\0';
 }
 
-/* A string or an array of strings: does any match? */
-static bool any_match(const json_t *v, const char *s, bool icase)
+static const char *cond_key(const auth_req_ctx *r, const char *key, char *buf, size_t cap);
+
+/* Policy variables (Version 2012-10-17): "${aws:username}" etc. are
+ * replaced by the request's value; "${$}" is a literal '$'. false when a
+ * variable has no value (the pattern then matches nothing) or the result
+ * does not fit. Without "${" the pattern is copied as is. */
+static bool expand_vars(const char *pat, const auth_req_ctx *r, char *out, size_t cap)
+{
+    size_t j = 0;
+    for (const char *p = pat; *p;) {
+        const char *add;
+        size_t n;
+        char vbuf[64], key[128];
+        const char *close = p[0] == '$' && p[1] == '{' ? strchr(p + 2, '}') : NULL;
+        if (close && (size_t)(close - p - 2) < sizeof key) {
+            snprintf(key, sizeof key, "%.*s", (int)(close - p - 2), p + 2);
+            add = strcmp(key, "$") == 0 ? "$" : cond_key(r, key, vbuf, sizeof vbuf);
+            if (!add)
+                return false;
+            n = strlen(add);
+            p = close + 1;
+        } else {
+            add = p;
+            n = 1;
+            p++;
+        }
+        if (j + n >= cap)
+            return false;
+        memcpy(out + j, add, n);
+        j += n;
+    }
+    out[j] = '\0';
+    return true;
+}
+
+static bool one_match(const char *pat, const char *s, bool icase, const auth_req_ctx *r)
+{
+    if (!r || !strstr(pat, "${"))
+        return auth_wildcard_match(pat, s, icase);
+    char buf[2048];
+    return expand_vars(pat, r, buf, sizeof buf) && auth_wildcard_match(buf, s, icase);
+}
+
+/* A string or an array of strings: does any match? r: expand policy
+ * variables (NULL: none, e.g. for actions). */
+static bool any_match(const json_t *v, const char *s, bool icase, const auth_req_ctx *r)
 {
     if (json_is_string(v))
-        return auth_wildcard_match(json_string_value(v), s, icase);
+        return one_match(json_string_value(v), s, icase, r);
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e)
-        if (json_is_string(e) && auth_wildcard_match(json_string_value(e), s, icase))
+        if (json_is_string(e) && one_match(json_string_value(e), s, icase, r))
             return true;
     return false;
 }
@@ -246,7 +291,20 @@ static const char *val_str(const json_t *v, char *buf, size_t cap)
     return NULL;
 }
 
-static bool one_value(cond_op op, const char *have, const char *want)
+static bool one_value_raw(cond_op op, const char *have, const char *want);
+
+static bool one_value(cond_op op, const char *have, const char *want, const auth_req_ctx *r)
+{
+    char buf[2048];
+    if (strstr(want, "${")) {
+        if (!expand_vars(want, r, buf, sizeof buf))
+            return false;
+        want = buf;
+    }
+    return one_value_raw(op, have, want);
+}
+
+static bool one_value_raw(cond_op op, const char *have, const char *want)
 {
     int64_t a, b;
     double da, db;
@@ -310,14 +368,14 @@ static bool cond_block(const json_t *cond, const auth_req_ctx *r)
                 json_t *v;
                 json_array_foreach(vals, i, v) {
                     const char *want = val_str(v, vbuf, sizeof vbuf);
-                    if (want && one_value(od->op, have, want)) {
+                    if (want && one_value(od->op, have, want, r)) {
                         any = true;
                         break;
                     }
                 }
             } else {
                 const char *want = val_str(vals, vbuf, sizeof vbuf);
-                any = want && one_value(od->op, have, want);
+                any = want && one_value(od->op, have, want, r);
             }
             if (any == od->negated)
                 return false;
@@ -331,11 +389,11 @@ static bool cond_block(const json_t *cond, const auth_req_ctx *r)
 static bool stmt_applies(const json_t *st, const auth_req_ctx *r, bool trust)
 {
     const json_t *a = json_object_get(st, "Action"), *na = json_object_get(st, "NotAction");
-    if (a ? !any_match(a, r->action, true) : !(na && !any_match(na, r->action, true)))
+    if (a ? !any_match(a, r->action, true, NULL) : !(na && !any_match(na, r->action, true, NULL)))
         return false;
     if (!trust) {
         const json_t *res = json_object_get(st, "Resource"), *nr = json_object_get(st, "NotResource");
-        if (res ? !any_match(res, r->resource, false) : !(nr && !any_match(nr, r->resource, false)))
+        if (res ? !any_match(res, r->resource, false, r) : !(nr && !any_match(nr, r->resource, false, r)))
             return false;
     }
     return cond_block(json_object_get(st, "Condition"), r);
@@ -359,8 +417,8 @@ static auth_decision eval_doc(const json_t *doc, const auth_req_ctx *r, const ch
                 const json_t *v = json_object_get(p, kind);
                 char root[64];
                 snprintf(root, sizeof root, "arn:aws:iam::%s:root", account ? account : "");
-                named = v && (any_match(v, principal, false) || (account && (any_match(v, account, false) ||
-                                                                            any_match(v, root, false))));
+                named = v && (any_match(v, principal, false, NULL) ||
+                              (account && (any_match(v, account, false, NULL) || any_match(v, root, false, NULL))));
             }
             if (!named)
                 continue;
@@ -549,6 +607,22 @@ static void gg_resource(const gt_call *c, char *out, size_t cap)
         snprintf(out, cap, "%s/things/%s/%s", base, thing,
                  strstr(op, "RuntimeConfiguration") ? "runtimeconfig" : "connectivityInfo");
         return;
+    }
+    /* Creating a container: no id yet. The Service Authorization Reference
+     * lists no resource type for these (policies must say "*", which
+     * matches anything), so the denial names the collection the new
+     * resource would join [INF]. */
+    if (strcmp(op, "CreateGroup") == 0) {
+        snprintf(out, cap, "%s/groups", base);
+        return;
+    }
+    for (size_t i = 0; i < sizeof GG_DEFS / sizeof GG_DEFS[0]; i++) {
+        char m[64];
+        snprintf(m, sizeof m, "Create%s", GG_DEFS[i].member);
+        if (strcmp(op, m) == 0) {
+            snprintf(out, cap, "%s/definition/%s", base, GG_DEFS[i].seg);
+            return;
+        }
     }
     snprintf(out, cap, "*");
 }

@@ -24,7 +24,7 @@ def test_denied_call_refused_unchanged_recorded(server):
     nobody = make_user(server, "nobody")
     msg = denied(lambda: client(server, "greengrass", nobody).create_group(Name="sneaky"))
     assert msg == (f"User: arn:aws:iam::{ACCOUNT}:user/nobody is not authorized to perform: "
-                   f"greengrass:CreateGroup on resource: *")
+                   f"greengrass:CreateGroup on resource: {GG}/groups")
     assert server.client("greengrass").list_groups()["Groups"] == []      # nothing changed
     (rec,) = server.records("CreateGroup")
     assert rec["errorCode"] == "AccessDeniedException"
@@ -155,3 +155,18 @@ def test_role_session_permissions_follow_role_policies(server):
     weak = make_user(server, "weak")
     denied(lambda: client(server, "sts", weak).assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/limited",
                                                            RoleSessionName="w1"), code="AccessDenied")
+
+
+def test_policy_variable_self_service(server):
+    """A common AWS policy: users manage their own access keys only."""
+    pol = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["iam:CreateAccessKey", "iam:ListAccessKeys", "iam:DeleteAccessKey"],
+        "Resource": "arn:aws:iam::*:user/${aws:username}"}]}
+    dave = make_user(server, "dave", pol)
+    make_user(server, "erin")
+    iam = client(server, "iam", dave)
+    k = iam.create_access_key()["AccessKey"]          # no UserName: the caller's own user
+    assert k["UserName"] == "dave"
+    assert len(iam.list_access_keys(UserName="dave")["AccessKeyMetadata"]) == 2
+    msg = denied(lambda: iam.list_access_keys(UserName="erin"), code="AccessDenied")
+    assert msg.endswith(f"iam:ListAccessKeys on resource: arn:aws:iam::{ACCOUNT}:user/erin")

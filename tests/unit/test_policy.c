@@ -71,6 +71,24 @@ static void test_deny_allow_implicit(void **state)
     assert_int_equal(eval("{\"Statement\":[]}", &r), AUTH_IMPLICIT_DENY);
 }
 
+static void test_policy_variables(void **state)
+{
+    auth_req_ctx r = req("iam:CreateAccessKey", "arn:aws:iam::123456789012:user/bob");
+    const char *own = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"iam:*AccessKey*\","
+                      "\"Resource\":\"arn:aws:iam::*:user/${aws:username}\"}]}";
+    assert_int_equal(eval(own, &r), AUTH_ALLOW);
+    r.resource = "arn:aws:iam::123456789012:user/alice";
+    assert_int_equal(eval(own, &r), AUTH_IMPLICIT_DENY);
+    r.user_name = NULL;   /* no value: the pattern matches nothing */
+    r.resource = "arn:aws:iam::123456789012:user/";
+    assert_int_equal(eval(own, &r), AUTH_IMPLICIT_DENY);
+    r = req("greengrass:ListGroups", "*");
+    const char *c = "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\","
+                    "\"Condition\":{\"StringEquals\":{\"aws:PrincipalArn\":"
+                    "\"arn:aws:iam::${aws:PrincipalAccount}:user/${aws:username}\"}}}]}";
+    assert_int_equal(eval(c, &r), AUTH_ALLOW);
+}
+
 static auth_decision cond(const char *condition, const auth_req_ctx *r)
 {
     char text[1024];
@@ -185,7 +203,10 @@ static void test_resource_arns(void **state)
     const char *gg = "arn:aws:greengrass:us-west-2:123456789012:/greengrass";
     char want[256];
     resource_of(&model_greengrass, "ListGroups", "{}", "*");
-    resource_of(&model_greengrass, "CreateGroup", "{\"Name\":\"x\"}", "*");
+    snprintf(want, sizeof want, "%s/groups", gg);
+    resource_of(&model_greengrass, "CreateGroup", "{\"Name\":\"x\"}", want);
+    snprintf(want, sizeof want, "%s/definition/loggers", gg);
+    resource_of(&model_greengrass, "CreateLoggerDefinition", "{}", want);
     snprintf(want, sizeof want, "%s/groups/g1", gg);
     resource_of(&model_greengrass, "GetGroup", "{\"GroupId\":\"g1\"}", want);
     snprintf(want, sizeof want, "%s/groups/g1/versions/v1", gg);
@@ -208,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wildcards),
         cmocka_unit_test(test_deny_allow_implicit),
+        cmocka_unit_test(test_policy_variables),
         cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_grammar),
         cmocka_unit_test(test_trust),
