@@ -634,7 +634,9 @@ void auth_resource_arn(const gt_call *c, char *out, size_t cap)
     if (strcmp(svc, "greengrass") == 0) {
         gg_resource(c, out, cap);
     } else if (strcmp(svc, "iam") == 0) {
-        if ((v = gt_in_str(c, "UserName")))
+        if ((v = gt_in_str(c, "GroupName")) && strcmp(c->op->name, "ListGroupsForUser") != 0)
+            snprintf(out, cap, "arn:aws:iam::%s:group/%s", c->account, v);
+        else if ((v = gt_in_str(c, "UserName")))
             snprintf(out, cap, "arn:aws:iam::%s:user/%s", c->account, v);
         else if ((v = gt_in_str(c, "RoleName")))
             snprintf(out, cap, "arn:aws:iam::%s:role/%s", c->account, v);

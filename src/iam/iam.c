@@ -1,5 +1,5 @@
 /*
- * iam.c: the IAM service: users, access keys, login profiles, roles,
+ * iam.c: the IAM service: users, groups, access keys, login profiles, roles,
  * inline and managed policies, OpenID Connect providers.
  *
  * Storage (account-scoped, region "" since IAM is global):
@@ -7,6 +7,8 @@
  *                             "AccessKeys":[{AccessKeyId,Status,CreateDate}],
  *                             "Inline":{name: policy JSON text}, "Attached":[arn],
  *                             "LoginProfile":{CreateDate,PasswordResetRequired,Salt,Hash}}
+ *   iam.group  id GroupName  {"Group":{...}, "Users":[names], "Inline":{...}, "Attached":[...]}
+ *              (a user doc lists its "Groups"; group policies apply to members)
  *   iam.role   id RoleName   {"Role":{Path,RoleName,RoleId,Arn,CreateDate,
  *                             AssumeRolePolicyDocument (JSON text),Description,
  *                             MaxSessionDuration}, "Inline":{...}, "Attached":[...]}
@@ -193,22 +195,37 @@ typedef struct pkind {
     const char *kind;      /* "iam.user" */
     const char *entity;    /* "User" */
     const char *name_key;  /* "UserName" */
-    const char *noun;      /* "user" (messages) */
+    const char *noun;      /* "user" (messages, ARNs) */
+    const char *title;     /* "User" */
+    const char *id_key;    /* "UserId" */
+    const char *id_prefix; /* "AIDA" */
+    const char *plural;    /* "Users" (List output) */
 } pkind;
 
-static const pkind USER = {"iam.user", "User", "UserName", "user"};
-static const pkind ROLE = {"iam.role", "Role", "RoleName", "role"};
+static const pkind USER = {"iam.user", "User", "UserName", "user", "User", "UserId", "AIDA", "Users"};
+static const pkind ROLE = {"iam.role", "Role", "RoleName", "role", "Role", "RoleId", "AROA", "Roles"};
+static const pkind GROUP = {"iam.group", "Group", "GroupName", "group", "Group", "GroupId", "AGPA", "Groups"};
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Which kind of principal an operation is about. */
 static const pkind *pkind_of(const char *op)
 {
-    return strstr(op, "Role") ? &ROLE : &USER;
+    if (strstr(op, "Role"))
+        return &ROLE;
+    if (ends_with(op, "GroupPolicy") || ends_with(op, "GroupPolicies") || strcmp(op, "CreateGroup") == 0 ||
+        strcmp(op, "GetGroup") == 0 || strcmp(op, "DeleteGroup") == 0 || strcmp(op, "ListGroups") == 0)
+        return &GROUP;
+    return &USER;
 }
 
 static gt_err no_entity(gt_call *c, const pkind *k, const char *name)
 {
-    if (k == &USER)
-        return gt_call_fail(c, GT_E_IAM_NO_SUCH_ENTITY, "The user with name %s cannot be found.", name);
-    return gt_call_fail(c, GT_E_IAM_NO_SUCH_ENTITY, "The role with name %s cannot be found.", name);
+    return gt_call_fail(c, GT_E_IAM_NO_SUCH_ENTITY, "The %s with name %s cannot be found.", k->noun, name);
 }
 
 /* The target user name: UserName, or the caller's own user. */
@@ -229,19 +246,18 @@ static gt_err h_create_principal(gt_call *c, store_txn *t)
     json_t *old = load(t, c->account, k->kind, name);
     if (old) {
         json_decref(old);
-        return gt_call_fail(c, GT_E_IAM_ENTITY_EXISTS, "%s with name %s already exists.",
-                            k == &USER ? "User" : "Role", name);
+        return gt_call_fail(c, GT_E_IAM_ENTITY_EXISTS, "%s with name %s already exists.", k->title, name);
     }
     const char *path = path_of(c);
     if (path[0] != '/' || path[strlen(path) - 1] != '/')
         return gt_call_fail(c, GT_E_Q_VALIDATION, "The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.");
     char id[32], arn[512], when[21];
-    if (!auth_new_id(id, sizeof id, k == &USER ? "AIDA" : "AROA"))
+    if (!auth_new_id(id, sizeof id, k->id_prefix))
         return GT_E_INTERNAL;
     snprintf(arn, sizeof arn, "arn:aws:iam::%s:%s%s%s", c->account, k->noun, path, name);
     now_iso(c, when);
     json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s}", "Path", path, k->name_key, name,
-                          k == &USER ? "UserId" : "RoleId", id, "Arn", arn, "CreateDate", when);
+                          k->id_key, id, "Arn", arn, "CreateDate", when);
     if (k == &ROLE) {
         const char *trust = gt_in_str(c, "AssumeRolePolicyDocument");
         char why[256];
@@ -259,8 +275,13 @@ static gt_err h_create_principal(gt_call *c, store_txn *t)
     if (json_array_size(tags) > 0)
         json_object_set(e, "Tags", tags);
     json_t *doc = json_pack("{s:O, s:{}, s:[]}", k->entity, e, "Inline", "Attached");
-    if (k == &USER)
+    if (k == &USER) {
         json_object_set_new(doc, "AccessKeys", json_array());
+        json_object_set_new(doc, "Groups", json_array());
+    } else if (k == &GROUP) {
+        json_object_set_new(doc, "Users", json_array());
+        json_object_del(e, "Tags");   /* IAM groups have no tags */
+    }
     gt_err r = save(t, c->account, k->kind, name, doc);
     json_decref(doc);
     if (r != GT_OK) {
@@ -296,6 +317,20 @@ static gt_err h_get_principal(gt_call *c, store_txn *t)
         return no_entity(c, k, name);
     c->output = json_object();
     json_object_set_new(c->output, k->entity, present(k, doc));
+    if (k == &GROUP) {
+        /* GetGroup lists its members (as User entities) */
+        json_t *users = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(doc, "Users"), i, v) {
+            json_t *ud = load(t, c->account, "iam.user", json_string_value(v));
+            if (ud)
+                json_array_append(users, json_object_get(ud, "User"));
+            json_decref(ud);
+        }
+        json_object_set_new(c->output, "Users", users);
+        json_object_set_new(c->output, "IsTruncated", json_false());
+    }
     json_decref(doc);
     return GT_OK;
 }
@@ -317,7 +352,7 @@ static gt_err h_list_principals(gt_call *c, store_txn *t)
             json_decref(wrap);
         }
     }
-    return page_out(c, l.out, k == &USER ? "Users" : "Roles");
+    return page_out(c, l.out, k->plural);
 }
 
 static gt_err h_delete_principal(gt_call *c, store_txn *t)
@@ -329,12 +364,14 @@ static gt_err h_delete_principal(gt_call *c, store_txn *t)
         return no_entity(c, k, name);
     bool busy = json_object_size(json_object_get(doc, "Inline")) > 0 ||
                 json_array_size(json_object_get(doc, "Attached")) > 0 ||
-                json_array_size(json_object_get(doc, "AccessKeys")) > 0 || json_object_get(doc, "LoginProfile");
+                json_array_size(json_object_get(doc, "AccessKeys")) > 0 || json_object_get(doc, "LoginProfile") ||
+                json_array_size(json_object_get(doc, "Groups")) > 0 || json_array_size(json_object_get(doc, "Users")) > 0;
     json_decref(doc);
     if (busy)
         return gt_call_fail(c, GT_E_IAM_DELETE_CONFLICT, k == &USER
-                            ? "Cannot delete entity, must delete policies, access keys and login profile first."
-                            : "Cannot delete entity, must delete policies first.");
+                            ? "Cannot delete entity, must remove user from all groups and delete policies, access keys and login profile first."
+                            : k == &GROUP ? "Cannot delete entity, must remove users from group and delete policies first."
+                                          : "Cannot delete entity, must delete policies first.");
     return drop(t, c->account, k->kind, name);
 }
 
@@ -354,6 +391,77 @@ static gt_err h_update_trust(gt_call *c, store_txn *t)
     gt_err r = save(t, c->account, "iam.role", name, doc);
     json_decref(doc);
     return r;
+}
+
+/* ---------------------------------------------------------------- group membership */
+
+static long name_index(json_t *arr, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+        if (strcmp(json_string_value(v), name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static gt_err h_membership(gt_call *c, store_txn *t)
+{
+    bool add = strcmp(c->op->name, "AddUserToGroup") == 0;
+    const char *gname = gt_in_str(c, "GroupName"), *uname = gt_in_str(c, "UserName");
+    json_t *g = load(t, c->account, "iam.group", gname);
+    if (!g)
+        return no_entity(c, &GROUP, gname);
+    json_t *u = load(t, c->account, "iam.user", uname);
+    if (!u) {
+        json_decref(g);
+        return no_entity(c, &USER, uname);
+    }
+    json_t *members = json_object_get(g, "Users"), *groups = json_object_get(u, "Groups");
+    if (!groups) {
+        groups = json_array();
+        json_object_set_new(u, "Groups", groups);
+    }
+    long gi = name_index(members, uname), ui = name_index(groups, gname);
+    gt_err r = GT_OK;
+    if (add) {
+        if (gi < 0)
+            json_array_append_new(members, json_string(uname));
+        if (ui < 0)
+            json_array_append_new(groups, json_string(gname));
+    } else if (gi < 0) {
+        r = gt_call_fail(c, GT_E_IAM_NO_SUCH_ENTITY, "User %s is not in group %s.", uname, gname);
+    } else {
+        json_array_remove(members, (size_t)gi);
+        if (ui >= 0)
+            json_array_remove(groups, (size_t)ui);
+    }
+    if (r == GT_OK)
+        r = save(t, c->account, "iam.group", gname, g);
+    if (r == GT_OK)
+        r = save(t, c->account, "iam.user", uname, u);
+    json_decref(g);
+    json_decref(u);
+    return r;
+}
+
+static gt_err h_groups_for_user(gt_call *c, store_txn *t)
+{
+    const char *uname = gt_in_str(c, "UserName");
+    json_t *u = load(t, c->account, "iam.user", uname);
+    if (!u)
+        return no_entity(c, &USER, uname);
+    json_t *all = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(u, "Groups"), i, v) {
+        json_t *g = load(t, c->account, "iam.group", json_string_value(v));
+        if (g)
+            json_array_append(all, json_object_get(g, "Group"));
+        json_decref(g);
+    }
+    json_decref(u);
+    return page_out(c, all, "Groups");
 }
 
 /* ---------------------------------------------------------------- access keys */
@@ -954,6 +1062,27 @@ static void append_text(json_t *docs, const char *text)
         json_array_append_new(docs, d);
 }
 
+/* The inline and attached managed policies of a user, role or group doc. */
+static void append_entity_policies(store_txn *t, const char *account, json_t *doc, json_t *docs)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(doc, "Inline"), k, v)
+        append_text(docs, json_string_value(v));
+    size_t i;
+    json_array_foreach(json_object_get(doc, "Attached"), i, v) {
+        const char *arn = json_string_value(v);
+        const char *b = builtin_doc(arn);
+        if (b) {
+            append_text(docs, b);
+        } else {
+            json_t *pd = load(t, account, "iam.policy", arn);
+            append_text(docs, json_string_value(json_object_get(pd, "Document")));
+            json_decref(pd);
+        }
+    }
+}
+
 gt_err iam_policies_for(store_txn *t, const auth_principal *p, json_t *docs, bool *found)
 {
     const char *kind = "iam.user", *account = p->account_id, *name = p->user_name;
@@ -976,21 +1105,15 @@ gt_err iam_policies_for(store_txn *t, const auth_principal *p, json_t *docs, boo
     if (!doc)
         return GT_OK;
     *found = true;
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(doc, "Inline"), k, v)
-        append_text(docs, json_string_value(v));
+    append_entity_policies(t, account, doc, docs);
+    /* a user's groups' policies apply to it too */
     size_t i;
-    json_array_foreach(json_object_get(doc, "Attached"), i, v) {
-        const char *arn = json_string_value(v);
-        const char *b = builtin_doc(arn);
-        if (b) {
-            append_text(docs, b);
-        } else {
-            json_t *pd = load(t, account, "iam.policy", arn);
-            append_text(docs, json_string_value(json_object_get(pd, "Document")));
-            json_decref(pd);
-        }
+    json_t *v;
+    json_array_foreach(json_object_get(doc, "Groups"), i, v) {
+        json_t *g = load(t, account, "iam.group", json_string_value(v));
+        if (g)
+            append_entity_policies(t, account, g, docs);
+        json_decref(g);
     }
     json_decref(doc);
     return GT_OK;
@@ -1082,15 +1205,20 @@ static const struct {
     const char *op;
     gt_handler h;
 } handlers[] = {
+    {"AddUserToGroup", h_membership},
+    {"AttachGroupPolicy", h_attach},
     {"AttachRolePolicy", h_attach},
     {"AttachUserPolicy", h_attach},
     {"CreateAccessKey", h_create_access_key},
+    {"CreateGroup", h_create_principal},
     {"CreateLoginProfile", h_create_login_profile},
     {"CreateOpenIDConnectProvider", h_create_oidc},
     {"CreatePolicy", h_create_policy},
     {"CreateRole", h_create_principal},
     {"CreateUser", h_create_principal},
     {"DeleteAccessKey", h_change_access_key},
+    {"DeleteGroup", h_delete_principal},
+    {"DeleteGroupPolicy", h_inline},
     {"DeleteLoginProfile", h_login_profile},
     {"DeleteOpenIDConnectProvider", h_oidc},
     {"DeletePolicy", h_delete_policy},
@@ -1098,8 +1226,11 @@ static const struct {
     {"DeleteRolePolicy", h_inline},
     {"DeleteUser", h_delete_principal},
     {"DeleteUserPolicy", h_inline},
+    {"DetachGroupPolicy", h_attach},
     {"DetachRolePolicy", h_attach},
     {"DetachUserPolicy", h_attach},
+    {"GetGroup", h_get_principal},
+    {"GetGroupPolicy", h_inline},
     {"GetLoginProfile", h_login_profile},
     {"GetOpenIDConnectProvider", h_oidc},
     {"GetPolicy", h_get_policy},
@@ -1109,16 +1240,22 @@ static const struct {
     {"GetUser", h_get_principal},
     {"GetUserPolicy", h_inline},
     {"ListAccessKeys", h_list_access_keys},
+    {"ListAttachedGroupPolicies", h_list_attached},
     {"ListAttachedRolePolicies", h_list_attached},
     {"ListAttachedUserPolicies", h_list_attached},
+    {"ListGroupPolicies", h_inline},
+    {"ListGroups", h_list_principals},
+    {"ListGroupsForUser", h_groups_for_user},
     {"ListOpenIDConnectProviders", h_list_oidc},
     {"ListPolicies", h_list_policies},
     {"ListRolePolicies", h_inline},
     {"ListRoles", h_list_principals},
     {"ListUserPolicies", h_inline},
     {"ListUsers", h_list_principals},
+    {"PutGroupPolicy", h_inline},
     {"PutRolePolicy", h_inline},
     {"PutUserPolicy", h_inline},
+    {"RemoveUserFromGroup", h_membership},
     {"UpdateAccessKey", h_change_access_key},
     {"UpdateAssumeRolePolicy", h_update_trust},
 };

@@ -244,3 +244,36 @@ def test_query_authentication_errors(server):
         client(server, "sts", ("AKIAAAAAAAAAAAAAAAAA", sk)).get_caller_identity()
     assert ei.value.response["Error"]["Code"] == "InvalidClientTokenId"
     assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_groups_and_inherited_permissions(server):
+    iam = server.client("iam")
+    g = iam.create_group(GroupName="readers")["Group"]
+    assert g["GroupId"].startswith("AGPA") and g["Arn"] == f"arn:aws:iam::{ACCOUNT}:group/readers"
+    creds = make_user(server, "gina")
+    gg = client(server, "greengrass", creds)
+    with pytest.raises(ClientError):
+        gg.list_groups()
+    iam.add_user_to_group(GroupName="readers", UserName="gina")
+    iam.put_group_policy(GroupName="readers", PolicyName="gg", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "greengrass:List*", "Resource": "*"}))
+    gg.list_groups()                                   # inherited from the group
+    got = iam.get_group(GroupName="readers")
+    assert [u["UserName"] for u in got["Users"]] == ["gina"]
+    assert [x["GroupName"] for x in iam.list_groups_for_user(UserName="gina")["Groups"]] == ["readers"]
+    assert [x["GroupName"] for x in iam.list_groups()["Groups"]] == ["readers"]
+    iam.attach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    assert iam.list_attached_group_policies(GroupName="readers")["AttachedPolicies"][0]["PolicyName"] == "AdministratorAccess"
+    gg.create_group(Name="via-group-admin")
+    iam.detach_group_policy(GroupName="readers", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    with pytest.raises(ClientError) as ei:
+        iam.delete_group(GroupName="readers")
+    assert ei.value.response["Error"]["Code"] == "DeleteConflict"
+    iam.remove_user_from_group(GroupName="readers", UserName="gina")
+    with pytest.raises(ClientError):
+        gg.list_groups()
+    iam.delete_group_policy(GroupName="readers", PolicyName="gg")
+    iam.delete_group(GroupName="readers")
+    with pytest.raises(ClientError) as ei:
+        iam.get_group(GroupName="readers")
+    assert ei.value.response["Error"]["Code"] == "NoSuchEntity"
