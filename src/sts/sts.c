@@ -42,6 +42,44 @@
 
 static const char TOKEN_ALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* Expired sessions are removed some time after expiry (so a late caller
+ * still hears ExpiredToken for a while), a few per issued session: each
+ * session has an "sts.session" index doc in insertion order; the oldest
+ * STS_SWEEP are looked at each time. A long session at the front only
+ * delays the sweep until it expires itself. */
+#define STS_SWEEP 16
+#define STS_KEEP_EXPIRED_MS (24LL * 3600 * 1000)
+
+typedef struct sweep_ctx {
+    int64_t cutoff;
+    char ids[STS_SWEEP][32];
+    int n;
+} sweep_ctx;
+
+static int sweep_cb(void *ud, int64_t seq, const char *id, const char *body)
+{
+    sweep_ctx *s = ud;
+    json_t *j = json_loads(body, 0, NULL);
+    int64_t exp = (int64_t)json_integer_value(json_object_get(j, "expiresMs"));
+    json_decref(j);
+    if (exp < s->cutoff && s->n < STS_SWEEP)
+        gt_strlcpy(s->ids[s->n++], id, sizeof s->ids[0]);
+    return 0;
+}
+
+static gt_err sweep_expired(store_txn *t, int64_t now_ms)
+{
+    sweep_ctx s = {.cutoff = now_ms - STS_KEEP_EXPIRED_MS};
+    if (store_doc_list(t, "", "", "sts.session", NULL, 0, false, STS_SWEEP, sweep_cb, &s) != STORE_OK)
+        return GT_E_UNAVAILABLE;
+    for (int i = 0; i < s.n; i++) {
+        store_key k = {"", "", "sts.session", s.ids[i]};
+        if (auth_delete_key(t, s.ids[i]) == STORE_ERR || store_doc_delete(t, &k) == STORE_ERR)
+            return GT_E_UNAVAILABLE;
+    }
+    return GT_OK;
+}
+
 /* Issue temporary credentials for p (type, ids, issuer already set):
  * new ASIA key, secret and token, stored; c->output gets Credentials. */
 static gt_err issue(gt_call *c, store_txn *t, auth_principal *p, int64_t duration_s)
@@ -55,6 +93,12 @@ static gt_err issue(gt_call *c, store_txn *t, auth_principal *p, int64_t duratio
     p->expires_ms = c->now_ms + duration_s * 1000;
     auth_sha256_hex(token, strlen(token), p->token_sha256);
     gt_err e = auth_put_key(t, p);
+    if (e == GT_OK) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"expiresMs\":%lld}", (long long)p->expires_ms);
+        store_key k = {"", "", "sts.session", p->access_key_id};
+        e = store_doc_put(t, &k, NULL, body) == STORE_OK ? sweep_expired(t, c->now_ms) : GT_E_UNAVAILABLE;
+    }
     if (e != GT_OK)
         return e;
     char exp[21];

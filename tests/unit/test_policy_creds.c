@@ -3,7 +3,8 @@
  * decisions: RS256 web identity tokens (sts/webid.c: PEM and JWKS keys,
  * kid selection, wrong key, alg none/HS256, malformed tokens) and console
  * passwords (iam/iam.c: scrypt-hashed login profiles, checked in a real
- * store in a temporary directory).
+ * store in a temporary directory), and the sweep of long-expired STS
+ * sessions.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 #include <openssl/rsa.h>
 
 #include "iam/iam.h"
+#include "sts/sts.h"
 #include "sts/webid.h"
 #include "util/gtutil.h"
 
@@ -145,17 +147,24 @@ typedef struct pw_job {
     const char *op;
     const char *input;
     gt_err rc;
+    const model_service *svc;   /* NULL: IAM */
+    int64_t now_ms;             /* 0: now */
+    char akid[32];              /* out: Credentials.AccessKeyId, if any */
 } pw_job;
 
 static gt_err run_op(store_txn *t, void *ud)
 {
     pw_job *j = ud;
-    auth_principal who = {.type = "Root", .account_id = "123456789012", .arn = "arn:aws:iam::123456789012:root"};
+    auth_principal who = {.type = "IAMUser", .account_id = "123456789012", .user_name = "admin",
+                          .arn = "arn:aws:iam::123456789012:user/admin"};
     http_req req = {.method = "POST", .remote_ip = "127.0.0.1"};
-    gt_call c = {.who = &who, .req = &req, .account = "123456789012", .region = "us-east-1", .svc = &model_iam,
-                 .op = model_find_op(&model_iam, j->op), .now_ms = gt_now_ms()};
+    const model_service *svc = j->svc ? j->svc : &model_iam;
+    gt_call c = {.who = &who, .req = &req, .account = "123456789012", .region = "us-east-1", .svc = svc,
+                 .op = model_find_op(svc, j->op), .now_ms = j->now_ms ? j->now_ms : gt_now_ms()};
     c.input = json_loads(j->input, 0, NULL);
-    j->rc = iam_handler_for(j->op)(&c, t);
+    j->rc = (svc == &model_iam ? iam_handler_for(j->op) : sts_handler_for(j->op))(&c, t);
+    const char *ak = json_string_value(json_object_get(json_object_get(c.output, "Credentials"), "AccessKeyId"));
+    gt_strlcpy(j->akid, ak ? ak : "", sizeof j->akid);
     json_decref(c.input);
     json_decref(c.output);
     json_decref(c.resources);
@@ -199,11 +208,44 @@ static void test_passwords(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_session_sweep(void **state)
+{
+    char dir[] = "/tmp/gt-test-sweep-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char err[256];
+    store *st = store_open(dir, err, sizeof err);
+    assert_non_null(st);
+    pw_job role = {.op = "CreateRole", .input = "{\"RoleName\":\"r\",\"AssumeRolePolicyDocument\":"
+                   "\"{\\\"Statement\\\":[{\\\"Effect\\\":\\\"Allow\\\",\\\"Principal\\\":"
+                   "{\\\"AWS\\\":\\\"123456789012\\\"},\\\"Action\\\":\\\"sts:AssumeRole\\\"}]}\"}"};
+    assert_int_equal(store_run(st, run_op, &role), GT_OK);
+    const char *in = "{\"RoleArn\":\"arn:aws:iam::123456789012:role/r\",\"RoleSessionName\":\"ss\","
+                     "\"DurationSeconds\":900}";
+    /* a session issued three days ago, long expired */
+    pw_job old = {.op = "AssumeRole", .input = in, .svc = &model_sts, .now_ms = gt_now_ms() - 3LL * 86400 * 1000};
+    assert_int_equal(store_run(st, run_op, &old), GT_OK);
+    assert_true(strncmp(old.akid, "ASIA", 4) == 0);
+    auth_principal p;
+    assert_int_equal(auth_lookup_key(st, old.akid, &p), GT_OK);
+    assert_int_equal(auth_check_session(&p, "x", 1, gt_now_ms()), GT_E_UNRECOGNIZED_CLIENT);
+    /* a fresh session sweeps it away; the fresh one stays */
+    pw_job fresh = {.op = "AssumeRole", .input = in, .svc = &model_sts};
+    assert_int_equal(store_run(st, run_op, &fresh), GT_OK);
+    assert_int_equal(auth_lookup_key(st, old.akid, &p), GT_E_UNRECOGNIZED_CLIENT);
+    assert_int_equal(auth_lookup_key(st, fresh.akid, &p), GT_OK);
+    assert_true(p.temporary && p.expires_ms > gt_now_ms());
+    store_close(st);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jwt),
         cmocka_unit_test(test_passwords),
+        cmocka_unit_test(test_session_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
