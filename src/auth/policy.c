@@ -645,7 +645,8 @@ void auth_resource_arn(const gt_call *c, char *out, size_t cap)
         else if (strcmp(c->op->name, "CreatePolicy") == 0 && (v = gt_in_str(c, "PolicyName")))
             snprintf(out, cap, "arn:aws:iam::%s:policy%s%s", c->account,
                      gt_in_str(c, "Path") ? gt_in_str(c, "Path") : "/", v);
-        else if (strstr(c->op->name, "AccessKey") || strstr(c->op->name, "LoginProfile"))
+        else if (strstr(c->op->name, "AccessKey") || strstr(c->op->name, "LoginProfile") ||
+                 strcmp(c->op->name, "ChangePassword") == 0)
             /* no UserName: the caller's own user */
             snprintf(out, cap, "%s", c->who->arn);
         else
@@ -727,6 +728,20 @@ static auth_decision eval_all(const json_t *docs, const auth_req_ctx *r)
     return d;
 }
 
+/* The principal's policies, narrowed by its session policy if any. */
+static auth_decision decide(const json_t *docs, const auth_principal *p, const auth_req_ctx *r)
+{
+    auth_decision d = eval_all(docs, r);
+    if (d == AUTH_ALLOW && p->session_policy[0]) {
+        json_t *sp = json_loads(p->session_policy, 0, NULL);
+        auth_decision sd = sp ? auth_policy_eval(sp, r) : AUTH_IMPLICIT_DENY;
+        json_decref(sp);
+        if (sd != AUTH_ALLOW)
+            d = sd == AUTH_EXPLICIT_DENY ? AUTH_EXPLICIT_DENY : AUTH_IMPLICIT_DENY;
+    }
+    return d;
+}
+
 gt_err auth_authorize(store *st, const gt_call *c, char *msg, size_t msgcap)
 {
     const auth_principal *p = c->who;
@@ -754,15 +769,20 @@ gt_err auth_authorize(store *st, const gt_call *c, char *msg, size_t msgcap)
         json_decref(j.docs);
         return e;
     }
-    auth_decision d = eval_all(j.docs, &r);
-    json_decref(j.docs);
-    if (d == AUTH_ALLOW && p->session_policy[0]) {
-        json_t *sp = json_loads(p->session_policy, 0, NULL);
-        auth_decision sd = sp ? auth_policy_eval(sp, &r) : AUTH_IMPLICIT_DENY;
-        json_decref(sp);
-        if (sd != AUTH_ALLOW)
-            d = sd == AUTH_EXPLICIT_DENY ? AUTH_EXPLICIT_DENY : AUTH_IMPLICIT_DENY;
+    auth_decision d = decide(j.docs, p, &r);
+    /* Handing a role to a service (Greengrass's service and group roles)
+     * also needs iam:PassRole on that role, as in AWS. */
+    const char *pass = strcmp(c->svc->signing_name, "greengrass") == 0 ? gt_in_str(c, "RoleArn") : NULL;
+    if (d == AUTH_ALLOW && pass) {
+        r.action = "iam:PassRole";
+        r.resource = pass;
+        d = decide(j.docs, p, &r);
+        if (d != AUTH_ALLOW) {
+            gt_strlcpy(action, r.action, sizeof action);
+            gt_strlcpy(resource, pass, sizeof resource);
+        }
     }
+    json_decref(j.docs);
     if (d == AUTH_ALLOW)
         return GT_OK;
     snprintf(msg, msgcap, "User: %s is not authorized to perform: %s on resource: %s", p->arn, action, resource);

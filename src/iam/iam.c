@@ -589,6 +589,8 @@ static bool hash_password(const char *pw, const unsigned char *salt, size_t salt
                           64ull * 1024 * 1024, out, 32) == 1;
 }
 
+static gt_err set_password(json_t *lp, const char *pw);
+
 static gt_err h_create_login_profile(gt_call *c, store_txn *t)
 {
     const char *user = target_user(c);
@@ -607,20 +609,19 @@ static gt_err h_create_login_profile(gt_call *c, store_txn *t)
         json_decref(doc);
         return gt_call_fail(c, GT_E_IAM_PASSWORD_POLICY, "Password should have a minimum length of 8");
     }
-    unsigned char salt[16], h[32];
-    char salthex[33], hhex[65], when[21];
-    if (!gt_random_bytes(salt, sizeof salt) || !hash_password(pw, salt, sizeof salt, h)) {
-        json_decref(doc);
-        return GT_E_INTERNAL;
-    }
-    gt_hex(salt, sizeof salt, salthex);
-    gt_hex(h, sizeof h, hhex);
+    char when[21];
     now_iso(c, when);
     bool reset = json_is_true(json_object_get(c->input, "PasswordResetRequired"));
-    json_object_set_new(doc, "LoginProfile", json_pack("{s:s, s:b, s:s, s:s, s:s}", "CreateDate", when,
-                                                       "PasswordResetRequired", reset, "Kdf", "scrypt-16384-8-1",
-                                                       "Salt", salthex, "Hash", hhex));
-    gt_err r = save(t, c->account, "iam.user", user, doc);
+    json_t *lp = json_pack("{s:s, s:b, s:s}", "CreateDate", when, "PasswordResetRequired", reset, "Kdf",
+                           "scrypt-16384-8-1");
+    gt_err r = set_password(lp, pw);
+    if (r != GT_OK) {
+        json_decref(lp);
+        json_decref(doc);
+        return r;
+    }
+    json_object_set_new(doc, "LoginProfile", lp);
+    r = save(t, c->account, "iam.user", user, doc);
     json_decref(doc);
     if (r != GT_OK)
         return r;
@@ -641,6 +642,73 @@ bool iam_check_password(store_txn *t, const char *account, const char *user, con
               hash_password(password, salt, sizeof salt, got) && CRYPTO_memcmp(got, want, sizeof got) == 0;
     json_decref(doc);
     return ok;
+}
+
+/* Store a new password hash in lp (salted scrypt). */
+static gt_err set_password(json_t *lp, const char *pw)
+{
+    unsigned char salt[16], h[32];
+    char salthex[33], hhex[65];
+    if (!gt_random_bytes(salt, sizeof salt) || !hash_password(pw, salt, sizeof salt, h))
+        return GT_E_INTERNAL;
+    gt_hex(salt, sizeof salt, salthex);
+    gt_hex(h, sizeof h, hhex);
+    json_object_set_new(lp, "Salt", json_string(salthex));
+    json_object_set_new(lp, "Hash", json_string(hhex));
+    return GT_OK;
+}
+
+/* UpdateLoginProfile (an administrator) and ChangePassword (the caller,
+ * knowing the old password). */
+static gt_err h_update_password(gt_call *c, store_txn *t)
+{
+    bool change = strcmp(c->op->name, "ChangePassword") == 0;
+    const char *user = change ? (strcmp(c->who->type, "IAMUser") == 0 ? c->who->user_name : NULL) : gt_in_str(c, "UserName");
+    const char *pw = gt_in_str(c, change ? "NewPassword" : "Password");
+    if (!user)
+        return gt_call_fail(c, GT_E_Q_VALIDATION, "Only IAM users can change their own password.");
+    json_t *doc = load(t, c->account, "iam.user", user);
+    if (!doc)
+        return no_entity(c, &USER, user);
+    json_t *lp = json_object_get(doc, "LoginProfile");
+    gt_err r = GT_OK;
+    if (!lp)
+        r = gt_call_fail(c, GT_E_IAM_NO_SUCH_ENTITY, "Login Profile for User %s cannot be found.", user);
+    else if (change && !iam_check_password(t, c->account, user, gt_in_str(c, "OldPassword")))
+        r = gt_call_fail(c, GT_E_IAM_INVALID_INPUT, "The old password was incorrect.");
+    else if (pw && strlen(pw) < 8)
+        r = gt_call_fail(c, GT_E_IAM_PASSWORD_POLICY, "Password should have a minimum length of 8");
+    if (r == GT_OK && pw)
+        r = set_password(lp, pw);
+    if (r == GT_OK) {
+        json_t *reset = json_object_get(c->input, "PasswordResetRequired");
+        if (change)
+            json_object_set_new(lp, "PasswordResetRequired", json_false());
+        else if (json_is_boolean(reset))
+            json_object_set(lp, "PasswordResetRequired", reset);
+        r = save(t, c->account, "iam.user", user, doc);
+    }
+    json_decref(doc);
+    return r;
+}
+
+static gt_err h_update_role(gt_call *c, store_txn *t)
+{
+    const char *name = gt_in_str(c, "RoleName");
+    json_t *doc = load(t, c->account, "iam.role", name);
+    if (!doc)
+        return no_entity(c, &ROLE, name);
+    json_t *role = json_object_get(doc, "Role");
+    if (gt_in_str(c, "Description"))
+        json_object_set_new(role, "Description", json_string(gt_in_str(c, "Description")));
+    json_t *msd = json_object_get(c->input, "MaxSessionDuration");
+    if (json_is_integer(msd))
+        json_object_set(role, "MaxSessionDuration", msd);
+    gt_err r = save(t, c->account, "iam.role", name, doc);
+    json_decref(doc);
+    if (r == GT_OK)
+        c->output = json_object();
+    return r;
 }
 
 static gt_err h_login_profile(gt_call *c, store_txn *t)
@@ -1209,6 +1277,7 @@ static const struct {
     {"AttachGroupPolicy", h_attach},
     {"AttachRolePolicy", h_attach},
     {"AttachUserPolicy", h_attach},
+    {"ChangePassword", h_update_password},
     {"CreateAccessKey", h_create_access_key},
     {"CreateGroup", h_create_principal},
     {"CreateLoginProfile", h_create_login_profile},
@@ -1258,6 +1327,8 @@ static const struct {
     {"RemoveUserFromGroup", h_membership},
     {"UpdateAccessKey", h_change_access_key},
     {"UpdateAssumeRolePolicy", h_update_trust},
+    {"UpdateLoginProfile", h_update_password},
+    {"UpdateRole", h_update_role},
 };
 
 gt_handler iam_handler_for(const char *op)

@@ -170,3 +170,19 @@ def test_policy_variable_self_service(server):
     assert len(iam.list_access_keys(UserName="dave")["AccessKeyMetadata"]) == 2
     msg = denied(lambda: iam.list_access_keys(UserName="erin"), code="AccessDenied")
     assert msg.endswith(f"iam:ListAccessKeys on resource: arn:aws:iam::{ACCOUNT}:user/erin")
+
+
+def test_pass_role_for_greengrass_service_role(server):
+    role = f"arn:aws:iam::{ACCOUNT}:role/Greengrass_ServiceRole"
+    u = make_user(server, "ggadmin", doc({"Effect": "Allow", "Action": "greengrass:*", "Resource": "*"}))
+    gg = client(server, "greengrass", u)
+    msg = denied(lambda: gg.associate_service_role_to_account(RoleArn=role))
+    assert msg == f"User: arn:aws:iam::{ACCOUNT}:user/ggadmin is not authorized to perform: iam:PassRole on resource: {role}"
+    try:   # nothing was associated
+        assert server.client("greengrass").get_service_role_for_account().get("RoleArn") != role
+    except ClientError:
+        pass
+    server.client("iam").put_user_policy(UserName="ggadmin", PolicyName="pass", PolicyDocument=doc(
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/Greengrass_*"}))
+    gg.associate_service_role_to_account(RoleArn=role)
+    assert server.client("greengrass").get_service_role_for_account()["RoleArn"] == role

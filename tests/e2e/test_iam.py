@@ -277,3 +277,25 @@ def test_groups_and_inherited_permissions(server):
     with pytest.raises(ClientError) as ei:
         iam.get_group(GroupName="readers")
     assert ei.value.response["Error"]["Code"] == "NoSuchEntity"
+
+
+def test_update_login_profile_and_change_password(server):
+    iam = server.client("iam")
+    creds = make_user(server, "pat", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:ChangePassword", "Resource": "arn:aws:iam::*:user/${aws:username}"}]})
+    iam.create_login_profile(UserName="pat", Password="first-password", PasswordResetRequired=True)
+    iam.update_login_profile(UserName="pat", Password="second-password")
+    assert iam.get_login_profile(UserName="pat")["LoginProfile"]["PasswordResetRequired"] is True
+    me = client(server, "iam", creds)
+    with pytest.raises(ClientError) as ei:
+        me.change_password(OldPassword="first-password", NewPassword="third-password")
+    assert ei.value.response["Error"]["Code"] == "InvalidInput"
+    me.change_password(OldPassword="second-password", NewPassword="third-password")
+    assert iam.get_login_profile(UserName="pat")["LoginProfile"]["PasswordResetRequired"] is False
+    (rec,) = [r for r in server.records("ChangePassword") if "errorCode" not in r]
+    assert "password" not in json.dumps(rec).lower().replace("changepassword", "")
+    iam.create_role(RoleName="upd", AssumeRolePolicyDocument=doc(
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}))
+    iam.update_role(RoleName="upd", MaxSessionDuration=7200, Description="d")
+    r = iam.get_role(RoleName="upd")["Role"]
+    assert r["MaxSessionDuration"] == 7200 and r["Description"] == "d"
