@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "api/decode.h"
+#include "api/query.h"
 #include "api/service.h"
 #include "auth/policy.h"
 #include "auth/sigv4.h"
@@ -218,7 +219,10 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
         gt_strlcpy(info.region, srv->home_region, sizeof info.region);
     }
     if (e != GT_OK) {
-        early_error(NULL, e, msg, out);
+        if (api_query_is_form(req))   /* a query-protocol client (IAM, STS) reads XML errors */
+            api_query_encode_error(NULL, NULL, e, msg[0] ? msg : gt_err_message(e), out);
+        else
+            early_error(NULL, e, msg, out);
         return;
     }
     const gt_service *svc = gt_service_for(info.service);

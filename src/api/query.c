@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/decode.h"
 #include "util/gtutil.h"
@@ -438,6 +439,14 @@ gt_err api_query_decode(const model_service *svc, const http_req *req, const mod
     }
     *input_out = in;
     return GT_OK;
+}
+
+bool api_query_is_form(const http_req *req)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    size_t n = 0;
+    const char *ct = http_req_header(req, "Content-Type", &n);
+    return ct && n >= sizeof form - 1 && strncasecmp(ct, form, sizeof form - 1) == 0;
 }
 
 gt_err api_query_err(gt_err e)

@@ -56,11 +56,16 @@ char *api_query_xml_ok(const model_service *svc, const model_op *op, const json_
 char *api_query_xml_error(const model_service *svc, const char *code, const char *message,
                           int status, const char *request_id);
 
+/* Is req's body form-encoded (Content-Type
+ * application/x-www-form-urlencoded), as query-protocol requests are? */
+bool api_query_is_form(const http_req *req);
+
 /* gt_service encode_ok hook for query-protocol services (text/xml). */
 void gt_encode_query_ok(const gt_call *c, http_resp *out);
 /* The error response of service svc (c may be NULL: failures before an
  * operation is known). e is mapped with api_query_err first. Services
- * wrap it in their encode_error hook, which has no svc argument. */
+ * wrap it in their encode_error hook, which has no svc argument. svc may
+ * be NULL too (no service known yet: no xmlns). */
 void api_query_encode_error(const model_service *svc, const gt_call *c, gt_err e, const char *msg,
                             http_resp *out);
 

@@ -299,3 +299,17 @@ def test_update_login_profile_and_change_password(server):
     iam.update_role(RoleName="upd", MaxSessionDuration=7200, Description="d")
     r = iam.get_role(RoleName="upd")["Role"]
     assert r["MaxSessionDuration"] == 7200 and r["Description"] == "d"
+
+
+def test_query_errors_before_authentication_are_xml(server):
+    """A form-encoded request that fails SigV4 parsing (no Authorization at
+    all) gets the query protocol's XML error, not a JSON one."""
+    r = urllib.request.Request(server.url + "/", data=b"Action=ListUsers&Version=2010-05-08", method="POST",
+                               headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    with pytest.raises(urllib.error.HTTPError) as ei:
+        urllib.request.urlopen(r)
+    assert ei.value.code == 403
+    root = ET.fromstring(ei.value.read())
+    assert root.tag == "ErrorResponse"
+    assert root.find("Error/Code").text == "MissingAuthenticationToken"
+    assert root.find("Error/Type").text == "Sender"
