@@ -692,6 +692,58 @@ static gt_err h_update_password(gt_call *c, store_txn *t)
     return r;
 }
 
+/* TagUser/UntagUser/ListUserTags and the Role forms: tags live in the
+ * entity ("Tags": [{Key, Value}], keys unique, at most 50 as AWS). */
+static gt_err h_tags(gt_call *c, store_txn *t)
+{
+    const pkind *k = pkind_of(c->op->name);
+    const char *name = gt_in_str(c, k->name_key);
+    json_t *doc = load(t, c->account, k->kind, name);
+    if (!doc)
+        return no_entity(c, k, name);
+    json_t *e = json_object_get(doc, k->entity);
+    json_t *tags = json_object_get(e, "Tags");
+    if (!tags) {
+        tags = json_array();
+        json_object_set_new(e, "Tags", tags);
+    }
+    gt_err r = GT_OK;
+    size_t i, j;
+    json_t *v, *w;
+    if (strncmp(c->op->name, "List", 4) == 0) {
+        json_t *all = json_deep_copy(tags);
+        json_decref(doc);
+        return page_out(c, all, "Tags");
+    }
+    if (strncmp(c->op->name, "Tag", 3) == 0) {
+        json_array_foreach(json_object_get(c->input, "Tags"), i, v) {
+            const char *key = json_string_value(json_object_get(v, "Key"));
+            bool replaced = false;
+            json_array_foreach(tags, j, w)
+                if (strcmp(json_string_value(json_object_get(w, "Key")), key) == 0) {
+                    json_array_set(tags, j, v);
+                    replaced = true;
+                }
+            if (!replaced)
+                json_array_append(tags, v);
+        }
+        if (json_array_size(tags) > 50)
+            r = gt_call_fail(c, GT_E_IAM_LIMIT_EXCEEDED, "Cannot exceed quota for TagsPerEntity: 50");
+    } else {
+        json_array_foreach(json_object_get(c->input, "TagKeys"), i, v)
+            for (j = json_array_size(tags); j-- > 0;)
+                if (strcmp(json_string_value(json_object_get(json_array_get(tags, j), "Key")),
+                           json_string_value(v)) == 0)
+                    json_array_remove(tags, j);
+    }
+    if (json_array_size(tags) == 0)
+        json_object_del(e, "Tags");
+    if (r == GT_OK)
+        r = save(t, c->account, k->kind, name, doc);
+    json_decref(doc);
+    return r;
+}
+
 static gt_err h_update_role(gt_call *c, store_txn *t)
 {
     const char *name = gt_in_str(c, "RoleName");
@@ -1318,13 +1370,19 @@ static const struct {
     {"ListOpenIDConnectProviders", h_list_oidc},
     {"ListPolicies", h_list_policies},
     {"ListRolePolicies", h_inline},
+    {"ListRoleTags", h_tags},
     {"ListRoles", h_list_principals},
     {"ListUserPolicies", h_inline},
+    {"ListUserTags", h_tags},
     {"ListUsers", h_list_principals},
     {"PutGroupPolicy", h_inline},
     {"PutRolePolicy", h_inline},
     {"PutUserPolicy", h_inline},
     {"RemoveUserFromGroup", h_membership},
+    {"TagRole", h_tags},
+    {"TagUser", h_tags},
+    {"UntagRole", h_tags},
+    {"UntagUser", h_tags},
     {"UpdateAccessKey", h_change_access_key},
     {"UpdateAssumeRolePolicy", h_update_trust},
     {"UpdateLoginProfile", h_update_password},

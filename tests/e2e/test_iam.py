@@ -313,3 +313,22 @@ def test_query_errors_before_authentication_are_xml(server):
     assert root.tag == "ErrorResponse"
     assert root.find("Error/Code").text == "MissingAuthenticationToken"
     assert root.find("Error/Type").text == "Sender"
+
+
+def test_user_and_role_tags(server):
+    iam = server.client("iam")
+    iam.create_user(UserName="tagged", Tags=[{"Key": "team", "Value": "a"}])
+    iam.tag_user(UserName="tagged", Tags=[{"Key": "team", "Value": "b"}, {"Key": "env", "Value": "dev"}])
+    assert sorted((t["Key"], t["Value"]) for t in iam.list_user_tags(UserName="tagged")["Tags"]) == \
+        [("env", "dev"), ("team", "b")]
+    iam.untag_user(UserName="tagged", TagKeys=["team"])
+    assert iam.get_user(UserName="tagged")["User"]["Tags"] == [{"Key": "env", "Value": "dev"}]
+    iam.untag_user(UserName="tagged", TagKeys=["env"])
+    assert "Tags" not in iam.get_user(UserName="tagged")["User"]
+    iam.create_role(RoleName="tr", AssumeRolePolicyDocument=doc(
+        {"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"}))
+    iam.tag_role(RoleName="tr", Tags=[{"Key": "k", "Value": "v"}])
+    assert iam.list_role_tags(RoleName="tr")["Tags"] == [{"Key": "k", "Value": "v"}]
+    with pytest.raises(ClientError) as ei:
+        iam.tag_user(UserName="ghost", Tags=[{"Key": "k", "Value": "v"}])
+    assert ei.value.response["Error"]["Code"] == "NoSuchEntity"
