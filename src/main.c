@@ -28,6 +28,7 @@
 #include "events/events.h"
 #include "http/server.h"
 #include "s3/s3_store.h"
+#include "iam/iam_account.h"
 #include "store/store.h"
 #include "util/gtutil.h"
 
@@ -249,6 +250,7 @@ int main(int argc, char **argv)
                "  serve     run the server (greentrail serve --help)\n"
                "  validate  check a trail's digests and log files offline (greentrail validate --help)\n"
                "  rules-status  EventBridge rule delivery: targets' counters and dead letters (JSON)\n"
+               "  account   add an account: account create --data-dir DIR [--account-id N]\n"
                "  version   print the version\n");
         return argc < 2 ? 2 : 0;
     }
@@ -258,6 +260,8 @@ int main(int argc, char **argv)
         return ct_validate_main(argc - 2, argv + 2);
     if (strcmp(argv[1], "rules-status") == 0)
         return ev_cmd_status(argc - 2, argv + 2);
+    if (strcmp(argv[1], "account") == 0)
+        return iam_cmd_account(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("greentrail %s\n", GT_VERSION);
         return 0;

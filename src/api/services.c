@@ -10,12 +10,16 @@ extern const gt_service gg_service;
 extern const gt_service ct_service;
 extern const gt_service s3_service;
 extern const gt_service ev_service;
+extern const gt_service iam_service;
+extern const gt_service sts_service;
 
 static const gt_service *const services[] = {
     &gg_service,
     &ct_service,
     &s3_service,
     &ev_service,
+    &iam_service,
+    &sts_service,
 };
 
 const gt_service *gt_service_for(const char *signing_name)

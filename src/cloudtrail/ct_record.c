@@ -54,6 +54,14 @@ json_t *ct_user_identity(const auth_principal *p)
     json_t *u = json_object();
     if (!u)
         return NULL;
+    if (strcmp(p->type, "WebIdentityUser") == 0) {
+        /* cloudtrail.md §1.3: only on AssumeRoleWithWebIdentity */
+        json_object_set_new(u, "type", json_string(p->type));
+        json_object_set_new(u, "principalId", json_string(p->principal_id));
+        json_object_set_new(u, "userName", json_string(p->user_name));
+        json_object_set_new(u, "identityProvider", json_string(p->web_provider));
+        return u;
+    }
     json_object_set_new(u, "type", json_string(p->type));
     json_object_set_new(u, "principalId", json_string(p->principal_id));
     json_object_set_new(u, "arn", json_string(p->arn));
@@ -61,6 +69,28 @@ json_t *ct_user_identity(const auth_principal *p)
     json_object_set_new(u, "accessKeyId", json_string(p->access_key_id));
     if (p->user_name[0] && strcmp(p->type, "Root") != 0)
         json_object_set_new(u, "userName", json_string(p->user_name));
+    if (p->temporary) {
+        /* cloudtrail.md §1.3: temporary (ASIA) credentials carry
+         * sessionContext; the issuer is empty for GetSessionToken sessions. */
+        json_t *iss = json_object();
+        if (p->issuer.type[0]) {
+            json_object_set_new(iss, "type", json_string(p->issuer.type));
+            json_object_set_new(iss, "principalId", json_string(p->issuer.principal_id));
+            json_object_set_new(iss, "arn", json_string(p->issuer.arn));
+            json_object_set_new(iss, "accountId", json_string(p->issuer.account_id));
+            if (p->issuer.user_name[0])
+                json_object_set_new(iss, "userName", json_string(p->issuer.user_name));
+        }
+        char created[21];
+        gt_fmt_iso_s(p->created_ms / 1000, created);
+        json_t *wif = json_object();
+        if (p->web_provider[0])
+            json_object_set_new(wif, "federatedProvider", json_string(p->web_provider));
+        json_object_set_new(u, "sessionContext",
+                            json_pack("{s:o, s:o, s:{s:s, s:s}}", "sessionIssuer", iss, "webIdFederationData", wif,
+                                      "attributes", "creationDate", created, "mfaAuthenticated",
+                                      p->mfa ? "true" : "false"));
+    }
     return u;
 }
 
@@ -68,6 +98,8 @@ const char *ct_username(const auth_principal *p)
 {
     if (strcmp(p->type, "Root") == 0)
         return "root";
+    if (p->session_name[0])   /* AssumedRole / FederatedUser: the session's name */
+        return p->session_name;
     return p->user_name[0] ? p->user_name : NULL;
 }
 
@@ -122,6 +154,8 @@ json_t *ct_record_build(const gt_call *c, ct_record_parts *parts, const char *ev
     json_object_set_new(r, "eventType", json_string("AwsApiCall"));
     json_object_set_new(r, "managementEvent", json_true());
     json_object_set_new(r, "recipientAccountId", json_string(c->account));
+    if (parts->shared_event_id)
+        json_object_set_new(r, "sharedEventID", json_string(parts->shared_event_id));
     json_object_set_new(r, "eventCategory", json_string("Management"));
     return r;
 }

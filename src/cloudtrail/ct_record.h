@@ -17,6 +17,7 @@ typedef struct ct_record_parts {
     json_t *request_parameters;   /* stolen; NULL -> JSON null */
     json_t *response_elements;    /* stolen; NULL -> JSON null */
     bool with_error_message;      /* emit errorMessage on failures */
+    const char *shared_event_id;  /* cross-account events (STS AssumeRole): sharedEventID, or NULL */
 } ct_record_parts;
 
 /* The record as a new JSON object, fields in AWS's usual order.
