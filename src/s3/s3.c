@@ -4,13 +4,13 @@
  *
  * What: buckets (Create/Head/Delete/List, GetBucketLocation, bucket
  * policies), objects (Put/Get/Head/Delete/Copy, DeleteObjects, ListObjects
- * v1 and v2, multipart Create/UploadPart/Complete/Abort/ListParts/
- * ListMultipartUploads) with user
+ * v1 and v2, multipart Create/UploadPart/UploadPartCopy/Complete/Abort/
+ * ListParts/ListMultipartUploads) with user
  * metadata, ETag, Range reads, If-Match/If-None-Match, aws-chunked uploads
  * (chunk signatures verified) and flexible checksums (CRC32, CRC32C,
  * CRC64NVME, SHA1, SHA256, Content-MD5). Not served (501 NotImplemented):
- * versioning, ACLs, tagging, UploadPartCopy and the other bucket
- * sub-resources. Storage is s3_store
+ * versioning, ACLs, tagging (GetObjectTagging answers an empty set) and
+ * the other bucket sub-resources. Storage is s3_store
  * (documents + body files).
  *
  * How it plugs in (api/service.h): the generic rest-json decoder does not
@@ -70,8 +70,8 @@ static bool part_number(const char *s, int64_t *n);
 static gt_err decode_complete(const http_req *req, const char *b, const char *k, json_t *q, json_t *in,
                               char *msg, size_t msgcap);
 static gt_err drop_bucket_uploads(store_txn *t, const char *b, json_t *discard);
-static gt_err decode_copy(const http_req *req, const char *b, const char *k, json_t *in, char *msg,
-                          size_t msgcap);
+static gt_err decode_copy(const http_req *req, const char *b, const char *k, json_t *in, bool part,
+                          char *msg, size_t msgcap);
 
 static const char *in_str(const gt_call *c, const char *name)
 {
@@ -434,8 +434,15 @@ static gt_err s3_decode(const model_service *svc, const http_req *req, const mod
         e = decode_complete(req, bucket, key, q, in, msg, msgcap);
         goto out;
     }
-    if (strcmp(name, "CopyObject") == 0) {
-        e = decode_copy(req, bucket, key, in, msg, msgcap);
+    if (strcmp(name, "CopyObject") == 0 || strcmp(name, "UploadPartCopy") == 0) {
+        bool part = strcmp(name, "UploadPartCopy") == 0;
+        int64_t pn = 0;
+        if (part && !part_number(json_string_value(json_object_get(q, "partNumber")), &pn)) {
+            snprintf(msg, msgcap, "Part number must be an integer between 1 and 10000, inclusive");
+            e = GT_E_S3_INVALID_ARGUMENT;
+            goto out;
+        }
+        e = decode_copy(req, bucket, key, in, part, msg, msgcap);
         goto out;
     }
     if (strcmp(name, "PutObject") == 0 || strcmp(name, "UploadPart") == 0) {
@@ -1872,8 +1879,8 @@ static gt_err copy_read_job(store_txn *t, void *ud)
     return GT_OK;
 }
 
-static gt_err decode_copy(const http_req *req, const char *b, const char *k, json_t *in, char *msg,
-                          size_t msgcap)
+static gt_err decode_copy(const http_req *req, const char *b, const char *k, json_t *in, bool part,
+                          char *msg, size_t msgcap)
 {
     size_t n = 0;
     const char *v = http_req_header(req, "x-amz-copy-source", &n);
@@ -1900,10 +1907,26 @@ static gt_err decode_copy(const http_req *req, const char *b, const char *k, jso
     copy_read r = {sb, sk, NULL, NULL};
     gt_err e = sb && s ? store_read(s3_store_db(s), copy_read_job, &r) : GT_E_NOMEM;
     const char *sf = json_string_value(json_object_get(r.obj, "File"));
+    int64_t off = 0, len = -1;
+    char range[128];
+    if (e == GT_OK && sf && part && hdr(req, "x-amz-copy-source-range", range, sizeof range)) {
+        /* UploadPartCopy: "bytes=first-last", both given, inside the source */
+        int64_t total = json_integer_value(json_object_get(r.obj, "Size")), a = -1, z = -1;
+        const char *dash = strncmp(range, "bytes=", 6) == 0 ? strchr(range + 6, '-') : NULL;
+        if (!dash || !gt_parse_i64(range + 6, (size_t)(dash - range - 6), &a) ||
+            !gt_parse_i64(dash + 1, strlen(dash + 1), &z) || a < 0 || z < a || z >= total) {
+            snprintf(msg, msgcap, "Range specified is not valid for source object of size: %lld",
+                     (long long)total);
+            e = GT_E_S3_INVALID_ARGUMENT;
+        } else {
+            off = a;
+            len = z - a + 1;
+        }
+    }
     if (e == GT_OK && sf) {
         char fname[S3_FNAME_MAX], etag[33];
         int64_t size = 0;
-        e = s3_body_copy(s, sb, sf, b, k, fname, &size, etag);
+        e = s3_body_copy(s, sb, sf, off, len, b, k, fname, &size, etag);
         if (e == GT_OK) {
             json_object_set_new(in, "_File", json_string(fname));
             json_object_set_new(in, "_ETag", json_string(etag));
@@ -1982,6 +2005,58 @@ static gt_err h_copy_object(gt_call *c, store_txn *t)
     out_xml(c->output, &x);
     if (old[0])
         json_object_set_new(c->output, "_discard", json_pack("[s]", old));
+    return GT_OK;
+}
+
+static gt_err h_upload_part(gt_call *c, store_txn *t);
+
+/* Objects carry no tags here (PutObjectTagging is not served), so an
+ * existing object's tag set is empty; the aws CLI v2 asks for it when it
+ * copies large objects. */
+static gt_err h_get_object_tagging(gt_call *c, store_txn *t)
+{
+    const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key");
+    json_t *bd;
+    gt_err e = own_bucket(c, t, b, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    json_t *d = obj_doc(t, b, k);
+    if (!d) {
+        set_detail(c, "Key", k);
+        return gt_call_fail(c, GT_E_S3_NO_SUCH_KEY, NULL);
+    }
+    json_decref(d);
+    s3_xbuf x = {0};
+    s3x_str(&x, S3_XML_DECL "<Tagging xmlns=\"" S3_XML_NS "\"><TagSet></TagSet></Tagging>");
+    c->output = out_status(200);
+    out_xml(c->output, &x);
+    return GT_OK;
+}
+
+static gt_err h_upload_part_copy(gt_call *c, store_txn *t)
+{
+    const char *sb = in_str(c, "_SrcBucket"), *sk = in_str(c, "_SrcKey");
+    json_t *bd;
+    gt_err e = own_bucket(c, t, sb, &bd);
+    if (e != GT_OK)
+        return e;
+    json_decref(bd);
+    if (!json_object_get(c->input, "_Src") || !in_str(c, "_File")) {
+        set_detail(c, "Key", sk);
+        return gt_call_fail(c, GT_E_S3_NO_SUCH_KEY, NULL);
+    }
+    if ((e = h_upload_part(c, t)) != GT_OK)
+        return e;
+    char when[25], etag[48];
+    gt_fmt_iso_ms(c->now_ms, when);
+    snprintf(etag, sizeof etag, "\"%s\"", in_str(c, "_ETag"));
+    s3_xbuf x = {0};
+    s3x_str(&x, S3_XML_DECL "<CopyPartResult xmlns=\"" S3_XML_NS "\">");
+    s3x_elem(&x, "LastModified", when);
+    s3x_elem(&x, "ETag", etag);
+    s3x_str(&x, "</CopyPartResult>");
+    out_xml(c->output, &x);
     return GT_OK;
 }
 
@@ -2255,6 +2330,7 @@ static const struct {
     {"GetBucketLocation", h_get_bucket_location, true},
     {"GetBucketPolicy", h_get_bucket_policy, true},
     {"GetObject", h_get_object, false},
+    {"GetObjectTagging", h_get_object_tagging, false},
     {"HeadBucket", h_head_bucket, true},
     {"HeadObject", h_head_object, false},
     {"ListBuckets", h_list_buckets, true},
@@ -2265,6 +2341,7 @@ static const struct {
     {"PutBucketPolicy", h_put_bucket_policy, true},
     {"PutObject", h_put_object, false},
     {"UploadPart", h_upload_part, false},
+    {"UploadPartCopy", h_upload_part_copy, false},
 };
 
 static gt_handler s3_handler_for(const char *op)

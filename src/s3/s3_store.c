@@ -360,8 +360,8 @@ fail:
  * body file for (bucket, key); md5_hex (33 bytes) gets the MD5 of the
  * result when non-NULL. */
 static gt_err concat_files(s3_store *s, const char *src_bucket, const char *const *parts, size_t n_parts,
-                           const char *bucket, const char *key, char fname[S3_FNAME_MAX], int64_t *size_out,
-                           char *md5_hex)
+                           int64_t off, int64_t limit, const char *bucket, const char *key,
+                           char fname[S3_FNAME_MAX], int64_t *size_out, char *md5_hex)
 {
     char dir[PATH_MAX], tmp[PATH_MAX], fin[PATH_MAX], kh[65], rnd[17];
     *size_out = 0;
@@ -396,8 +396,17 @@ static gt_err concat_files(s3_store *s, const char *src_bucket, const char *cons
         int in = s3_body_open(s, src_bucket, parts[i]);
         if (in < 0)
             goto fail;
+        if (off > 0 && lseek(in, (off_t)off, SEEK_SET) < 0) {
+            close(in);
+            goto fail;
+        }
         for (;;) {
-            ssize_t r = read(in, buf, BLOCK);
+            size_t want = BLOCK;
+            if (limit >= 0 && (int64_t)want > limit - total)
+                want = (size_t)(limit - total);
+            if (want == 0)
+                break;
+            ssize_t r = read(in, buf, want);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0) {
@@ -406,15 +415,15 @@ static gt_err concat_files(s3_store *s, const char *src_bucket, const char *cons
             }
             if (r == 0)
                 break;
-            for (ssize_t off = 0; off < r;) {
-                ssize_t w = write(fd, buf + off, (size_t)(r - off));
+            for (ssize_t done = 0; done < r;) {
+                ssize_t w = write(fd, buf + done, (size_t)(r - done));
                 if (w < 0 && errno == EINTR)
                     continue;
                 if (w <= 0) {
                     close(in);
                     goto fail;
                 }
-                off += w;
+                done += w;
             }
             if (md && !EVP_DigestUpdate(md, buf, (size_t)r)) {
                 close(in);
@@ -462,14 +471,15 @@ fail:
 gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const char *const *parts,
                       size_t n_parts, char fname[S3_FNAME_MAX], int64_t *size_out)
 {
-    return concat_files(s, bucket, parts, n_parts, bucket, key, fname, size_out, NULL);
+    return concat_files(s, bucket, parts, n_parts, 0, -1, bucket, key, fname, size_out, NULL);
 }
 
-gt_err s3_body_copy(s3_store *s, const char *src_bucket, const char *src_fname, const char *bucket,
-                    const char *key, char fname[S3_FNAME_MAX], int64_t *size_out, char etag[33])
+gt_err s3_body_copy(s3_store *s, const char *src_bucket, const char *src_fname, int64_t off, int64_t len,
+                    const char *bucket, const char *key, char fname[S3_FNAME_MAX], int64_t *size_out,
+                    char etag[33])
 {
     const char *parts[1] = {src_fname};
-    return concat_files(s, src_bucket, parts, 1, bucket, key, fname, size_out, etag);
+    return concat_files(s, src_bucket, parts, 1, off, len, bucket, key, fname, size_out, etag);
 }
 
 void s3_body_discard(s3_store *s, const char *bucket, const char *fname)

@@ -83,10 +83,12 @@ gt_err s3_body_write(s3_store *s, const char *bucket, const char *key, const voi
  * s3_body_write). *size_out gets its length. */
 gt_err s3_body_concat(s3_store *s, const char *bucket, const char *key, const char *const *parts,
                       size_t n_parts, char fname[S3_FNAME_MAX], int64_t *size_out);
-/* Phase 1 for CopyObject: copy body file src_fname of src_bucket into a
- * new durable body file for (bucket, key); etag gets its MD5 (hex). */
-gt_err s3_body_copy(s3_store *s, const char *src_bucket, const char *src_fname, const char *bucket,
-                    const char *key, char fname[S3_FNAME_MAX], int64_t *size_out, char etag[33]);
+/* Phase 1 for CopyObject / UploadPartCopy: copy bytes [off, off+len) (len
+ * < 0: to the end) of body file src_fname of src_bucket into a new durable
+ * body file for (bucket, key); etag gets its MD5 (hex). */
+gt_err s3_body_copy(s3_store *s, const char *src_bucket, const char *src_fname, int64_t off, int64_t len,
+                    const char *bucket, const char *key, char fname[S3_FNAME_MAX], int64_t *size_out,
+                    char etag[33]);
 /* Remove a body file (after its metadata was replaced/deleted and that is
  * committed, or when phase 2 failed). Missing files are ignored. */
 void s3_body_discard(s3_store *s, const char *bucket, const char *fname);

@@ -650,6 +650,30 @@ def test_multipart_abort_and_transfer(server):
     assert files == []
 
 
+def test_upload_part_copy(server):
+    c = s3(server)
+    c.create_bucket(Bucket="upc")
+    src = os.urandom(6 * MiB + 100)
+    c.put_object(Bucket="upc", Key="src", Body=src)
+    uid = c.create_multipart_upload(Bucket="upc", Key="dst")["UploadId"]
+    r1 = c.upload_part_copy(Bucket="upc", Key="dst", UploadId=uid, PartNumber=1, CopySource="upc/src",
+                            CopySourceRange=f"bytes=0-{5 * MiB - 1}")
+    assert r1["CopyPartResult"]["ETag"] == f'"{hashlib.md5(src[:5 * MiB]).hexdigest()}"'
+    r2 = c.upload_part_copy(Bucket="upc", Key="dst", UploadId=uid, PartNumber=2, CopySource="upc/src",
+                            CopySourceRange=f"bytes={5 * MiB}-{len(src) - 1}")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.upload_part_copy(Bucket="upc", Key="dst", UploadId=uid, PartNumber=3, CopySource="upc/src",
+                           CopySourceRange=f"bytes=0-{len(src)}")
+    assert err(e) == ("InvalidArgument", 400)
+    c.complete_multipart_upload(Bucket="upc", Key="dst", UploadId=uid, MultipartUpload={"Parts": [
+        {"PartNumber": 1, "ETag": r1["CopyPartResult"]["ETag"]}, {"PartNumber": 2, "ETag": r2["CopyPartResult"]["ETag"]}]})
+    assert c.get_object(Bucket="upc", Key="dst")["Body"].read() == src
+    assert c.get_object_tagging(Bucket="upc", Key="dst")["TagSet"] == []
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        c.get_object_tagging(Bucket="upc", Key="nope")
+    assert err(e) == ("NoSuchKey", 404)
+
+
 def test_aws_cli_multipart(aws, server, tmp_path):
     data = os.urandom(17 * MiB + 5)   # > 8 MB: the CLI uploads in 8 MB parts
     src = tmp_path / "big.bin"
@@ -663,3 +687,8 @@ def test_aws_cli_multipart(aws, server, tmp_path):
     rc, out, errtext = aws("s3", "cp", "s3://cli-mpu/big.bin", str(dst))
     assert rc == 0, errtext
     assert dst.read_bytes() == data
+    # S3 to S3 above 8 MB: the CLI copies in parts (UploadPartCopy)
+    rc, out, errtext = aws("s3", "cp", "s3://cli-mpu/big.bin", "s3://cli-mpu/big-copy.bin")
+    assert rc == 0, errtext
+    rc, out, errtext = aws("s3api", "head-object", "--bucket", "cli-mpu", "--key", "big-copy.bin")
+    assert rc == 0 and out["ContentLength"] == len(data), (out, errtext)
