@@ -412,14 +412,6 @@ static const char *bulk_status_of(const json_t *b, int64_t now_ms)
     return bulk_status(b, now_ms, &since);
 }
 
-/* The built-in S3 store lives on another branch; until it is merged
- * these resolve to NULL and every input file counts as unreadable. After
- * the merge they resolve to s3/s3_store.c and bulk deployments read real
- * objects (the pragmas can then go). */
-s3_store *s3_store_default(void);
-#pragma weak s3_store_default
-#pragma weak s3_object_get
-#pragma weak s3_bucket_exists
 
 #define BULK_MAX_FILE (100 * 1024 * 1024)   /* AWS: input file < 100 MB */
 #define BULK_MAX_LINE 256
@@ -428,9 +420,9 @@ s3_store *s3_store_default(void);
 static gt_err bulk_fetch(gt_call *c, const char *bucket, const char *key, char **data, size_t *len, char *why,
                          size_t wcap)
 {
-    s3_store *s3 = s3_store_default ? s3_store_default() : NULL;
+    s3_store *s3 = s3_store_default();
     char owner[16] = "", region[32] = "";
-    if (!s3 || !s3_object_get || !s3_bucket_exists || !s3_bucket_exists(s3, bucket, owner, region) ||
+    if (!s3 || !s3_bucket_exists(s3, bucket, owner, region) ||
         strcmp(owner, c->account) != 0) {
         snprintf(why, wcap, "the bucket '%s' does not exist or is not readable with the execution role", bucket);
         return GT_E_GG_INVALID_INPUT;
@@ -580,12 +572,6 @@ gt_err gg_h_start_bulk(gt_call *c, store_txn *t)
     json_t *tags = json_object_get(c->input, "tags");
     if (gg_check_tags(c, tags) != GT_OK)
         return c->err;
-    int64_t probe = c->now_ms;
-    if (store_doc_list(t, c->account, c->region, BULK_KIND, NULL, 0, true, 0, inflight_cb, &probe) != STORE_OK)
-        return GT_E_UNAVAILABLE;
-    if (probe == -1)
-        return gt_call_fail(c, GT_E_GG_INVALID_INPUT,
-                            "Concurrent Deployment Error: another bulk deployment is still in progress.");
     /* AWS reads the file with the execution role; a bucket it cannot read
      * fails the call [INF: wording ours, type as the other input errors]. */
     char *data = NULL;
@@ -595,6 +581,17 @@ gt_err gg_h_start_bulk(gt_call *c, store_txn *t)
         return gt_call_fail(c, e, "Unable to read the input file '%.512s': %s.", uri, why);
     if (e != GT_OK)
         return e;
+    /* Input errors first, then the one-at-a-time rule [INF: order unverified]. */
+    int64_t probe = c->now_ms;
+    if (store_doc_list(t, c->account, c->region, BULK_KIND, NULL, 0, true, 0, inflight_cb, &probe) != STORE_OK) {
+        free(data);
+        return GT_E_UNAVAILABLE;
+    }
+    if (probe == -1) {
+        free(data);
+        return gt_call_fail(c, GT_E_GG_INVALID_INPUT,
+                            "Concurrent Deployment Error: another bulk deployment is still in progress.");
+    }
     char bid[37], arn[GG_ARN_MAX], ts[25];
     gt_uuid4(bid);
     snprintf(arn, sizeof arn, "arn:aws:greengrass:%s:%s:/greengrass/bulk/deployments/%s", c->region, c->account,
