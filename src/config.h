@@ -17,6 +17,7 @@ typedef struct gt_config {
     long max_body_bytes;
     long threads;
     char config_file[2048];
+    char store_url[2048];   /* "": SQLite in data_dir; else a postgresql:// URL */
 } gt_config;
 
 /* Parse argv (after the subcommand) into cfg. Returns 0 on success, 1 when

@@ -123,7 +123,7 @@ static int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    store *st = store_open(cfg.data_dir, err, sizeof err);
+    store *st = store_open_url(cfg.store_url, cfg.data_dir, err, sizeof err);
     if (!st) {
         fprintf(stderr, "greentrail: %s\n", err);
         return 1;
@@ -167,7 +167,10 @@ static int cmd_serve(int argc, char **argv)
 
     int port = http_server_port(hs);
     printf("greentrail %s listening on http://%s:%d\n", GT_VERSION, cfg.listen_host, port);
-    printf("data dir: %s (store: SQLite WAL, greentrail.db)\n", cfg.data_dir);
+    if (strcmp(store_backend_name(st), "sqlite") == 0)
+        printf("data dir: %s (store: SQLite WAL, greentrail.db)\n", cfg.data_dir);
+    else   /* the URL may hold a password: not printed */
+        printf("data dir: %s (store: PostgreSQL, shared with every node on the same --store)\n", cfg.data_dir);
     printf("%s credentials for account %s: %s/credentials\n", created ? "created" : "reusing", cfg.account_id,
            cfg.data_dir);
     printf("  profile default = IAM user admin, access key %s\n", admin.access_key_id);
