@@ -73,12 +73,17 @@ static int setup(void **st)
         return -1;
     url[0] = '\0';
     if (pg_base) {
-        static int n;
-        char sql[128];
-        snprintf(dbname, sizeof dbname, "gt_unit_%d_%d", (int)getpid(), ++n);
-        snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-        if (!pg_admin("postgres", sql))
+        /* one database for the run, emptied before each test (creating a
+         * database per test costs seconds) */
+        if (!dbname[0]) {
+            char sql[128];
+            snprintf(dbname, sizeof dbname, "gt_unit_%d", (int)getpid());
+            snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+            if (!pg_admin("postgres", sql))
+                return -1;
+        } else if (!pg_admin(dbname, "TRUNCATE docs, events, event_resources, leases")) {
             return -1;
+        }
         snprintf(url, sizeof url, "%s/%s", pg_base, dbname);
     }
     return 0;
@@ -88,12 +93,15 @@ static int teardown(void **st)
 {
     (void)st;
     char cmd[300];
-    if (pg_base) {
-        snprintf(cmd, sizeof cmd, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-        pg_admin("postgres", cmd);
-    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+static void drop_pg_db(void)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+    pg_admin("postgres", sql);
 }
 
 typedef struct docs_ctx {
@@ -571,6 +579,7 @@ int main(void)
     if (base && strncmp(base, "postgres", 8) == 0) {
         pg_base = base;
         failed += cmocka_run_group_tests_name("store_postgresql", pg_tests, NULL, NULL);
+        drop_pg_db();
     } else {
         printf("store_postgresql: skipped (set GREENTRAIL_TEST_STORE, see tools/pg-test-cluster)\n");
     }
