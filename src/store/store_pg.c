@@ -70,7 +70,9 @@
 #include "store/store_int.h"
 #include "util/gtutil.h"
 
-#define PG_MAX_BATCH 256
+/* Each job's savepoint is a subtransaction; past 64 per transaction
+ * PostgreSQL's subxid cache overflows and every snapshot gets slower. */
+#define PG_MAX_BATCH 64
 #define PG_READERS 4
 #define PG_SEQ_SHIFT 20
 #define PG_SEQ_PER_TXN (1LL << PG_SEQ_SHIFT)
@@ -353,16 +355,23 @@ static void *writer_main(void *arg)
         bool ok = conn_ok(s->w);
         if (ok && gt_now_ms() - s->partitions_checked_ms >= PG_PARTITION_CHECK_MS)
             ensure_partitions(s, gt_now_ms());
-        ok = ok && pexec(s->w, "BEGIN ISOLATION LEVEL READ COMMITTED") == 0;
         t.seq_base = 0;
         t.n_seq = 0;
+        /* Round trips matter here: BEGIN rides with the first SAVEPOINT,
+         * each RELEASE with the next SAVEPOINT, and COMMIT releases the last. */
+        bool began = false, sp_open = false;
         for (pg_job *j = batch; j; j = j->next) {
-            if (ok && pexec(s->w, "SAVEPOINT job") != 0)
+            const char *pre = !began ? "BEGIN ISOLATION LEVEL READ COMMITTED; SAVEPOINT job"
+                              : sp_open ? "RELEASE SAVEPOINT job; SAVEPOINT job"
+                                        : "SAVEPOINT job";
+            if (ok && pexec(s->w, pre) != 0)
                 ok = false;
+            began = true;
             if (!ok) {
                 j->result = GT_E_UNAVAILABLE;
                 continue;
             }
+            sp_open = true;
             t.sp_depth = 0;
             j->result = j->fn(&t, j->ud);
             while (t.sp_depth > 0)
@@ -371,10 +380,11 @@ static void *writer_main(void *arg)
                 fprintf(stderr, "greentrail: postgresql: a job succeeded after a failed statement; rolled back\n");
                 j->result = GT_E_UNAVAILABLE;
             }
-            if (j->result != GT_OK && pexec(s->w, "ROLLBACK TO SAVEPOINT job") != 0)
-                ok = false;
-            if (ok && pexec(s->w, "RELEASE SAVEPOINT job") != 0)
-                ok = false;
+            if (j->result != GT_OK) {
+                if (pexec(s->w, "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job") != 0)
+                    ok = false;
+                sp_open = false;
+            }
         }
         if (ok) {
             PGresult *r = PQexec(s->w, "COMMIT");
