@@ -314,6 +314,14 @@ static void ensure_partitions(pg_store *s, int64_t now_ms)
         int py, pm;
         year_month(from, &py, &pm);
         char sql[1024];
+        snprintf(sql, sizeof sql, "SELECT to_regclass('events_p%04d%02d') IS NOT NULL"
+                                  " AND to_regclass('event_resources_p%04d%02d') IS NOT NULL",
+                 py, pm + 1, py, pm + 1);
+        PGresult *r = pq(s->w, sql, 0, NULL);
+        bool have = r && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+        if (have)
+            continue;   /* no DDL (and no lock on the parent) when nothing is missing */
         snprintf(sql, sizeof sql,
                  "BEGIN; SET LOCAL lock_timeout = '2s'; SELECT pg_advisory_xact_lock(%lld);"
                  "CREATE TABLE IF NOT EXISTS events_p%04d%02d PARTITION OF events"

@@ -12,6 +12,10 @@
  * functions can be renamed and made static directly, and this file
  * shrinks to the table.)
  *
+ * Keep in step: a function added to store.h needs a rename line below (or
+ * store_sqlite.c's definition would be exported under the public name with
+ * the wrong handle type), a store_ops entry and a forwarder in store.c.
+ *
  * Invariants: store_sqlite.c is compiled only here (not in meson's source
  * list); the system headers it uses are included before the renaming
  * macros, so only greentrail's own names are renamed; value types shared
