@@ -502,7 +502,6 @@ static void test_pg_watermark(void **st)
 #define STRESS_WRITERS 4
 #define STRESS_EACH 40
 static store *stress_nodes[2];
-static volatile int stress_done;
 
 static gt_err one_event_job(store_txn *t, void *ud)
 {
