@@ -89,6 +89,10 @@ typedef struct pg_txn {
     int sp_depth;
     int64_t seq_base;   /* xid << PG_SEQ_SHIFT once known in this transaction, else 0 */
     int64_t n_seq;
+    /* Statements (no parameters) not sent yet: they go in one round trip
+     * with the next statement (BEGIN, SAVEPOINT job, ...). */
+    const char *defer[3];
+    int ndefer;
 } pg_txn;
 
 typedef struct pg_job {
@@ -102,6 +106,7 @@ typedef struct pg_job {
 typedef struct pg_reader {
     pthread_mutex_t mu;
     PGconn *c;
+    bool pending;   /* a COMMIT was sent and its answer not read yet */
 } pg_reader;
 
 struct pg_store {
@@ -192,6 +197,71 @@ static int pexec(PGconn *c, const char *sql)
         return 0;
     log_pg(c, sql);
     return -1;
+}
+
+/* Run sql in transaction t, after (and in the same round trip as) its
+ * deferred statements, using libpq's pipeline mode. NULL (logged) unless
+ * every one of them succeeded. */
+static PGresult *pq_t(pg_txn *t, const char *sql, int n, const char *const *vals)
+{
+    if (t->ndefer == 0)
+        return pq(t->c, sql, n, vals);
+    PGconn *c = t->c;
+    int nd = t->ndefer;
+    t->ndefer = 0;
+    if (PQenterPipelineMode(c) != 1) {
+        log_pg(c, "pipeline mode");
+        return NULL;
+    }
+    bool sent = true;
+    for (int i = 0; i < nd && sent; i++)
+        sent = PQsendQueryParams(c, t->defer[i], 0, NULL, NULL, NULL, NULL, 0) == 1;
+    sent = sent && PQsendQueryParams(c, sql, n, NULL, vals, NULL, NULL, 0) == 1 && PQpipelineSync(c) == 1;
+    if (!sent) {   /* the connection is broken: start over on a fresh one */
+        log_pg(c, sql);
+        PQreset(c);
+        return NULL;
+    }
+    PGresult *out = NULL;
+    bool ok = true;
+    for (int i = 0; i <= nd; i++) {
+        PGresult *r = PQgetResult(c);
+        ExecStatusType st = PQresultStatus(r);
+        bool good = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        if (!good && ok && st != PGRES_PIPELINE_ABORTED)
+            log_pg(c, i < nd ? t->defer[i] : sql);
+        ok = ok && good;
+        if (i == nd && ok)
+            out = r;
+        else
+            PQclear(r);
+        PGresult *end = PQgetResult(c);   /* NULL ends each statement's results */
+        PQclear(end);
+    }
+    PQclear(PQgetResult(c));   /* PGRES_PIPELINE_SYNC */
+    if (PQexitPipelineMode(c) != 1)
+        log_pg(c, "pipeline mode");
+    return out;
+}
+
+/* pexec in transaction t: its deferred statements and sql, one round trip. */
+static int pexec_t(pg_txn *t, const char *sql)
+{
+    if (t->ndefer == 0)
+        return pexec(t->c, sql);
+    char buf[1024];
+    size_t off = 0;
+    for (int i = 0; i < t->ndefer; i++) {
+        int w = snprintf(buf + off, sizeof buf - off, "%s; ", t->defer[i]);
+        if (w < 0 || (size_t)w >= sizeof buf - off)
+            return -1;
+        off += (size_t)w;
+    }
+    int w = snprintf(buf + off, sizeof buf - off, "%s", sql);
+    if (w < 0 || (size_t)w >= sizeof buf - off)
+        return -1;
+    t->ndefer = 0;
+    return pexec(t->c, buf);
 }
 
 static int64_t val_i64(const PGresult *r, int row, int col)
@@ -365,25 +435,31 @@ static void *writer_main(void *arg)
             ensure_partitions(s, gt_now_ms());
         t.seq_base = 0;
         t.n_seq = 0;
-        /* Round trips matter here: BEGIN rides with the first SAVEPOINT,
-         * each RELEASE with the next SAVEPOINT, and COMMIT releases the last. */
-        bool began = false, sp_open = false;
+        /* Round trips matter: BEGIN, each job's SAVEPOINT and the previous
+         * job's RELEASE are deferred and go with the job's first statement
+         * (pq_t); COMMIT releases the last savepoint. A job that runs no
+         * statement leaves no trace on the server. */
+        bool started = false, sp_open = false;
         for (pg_job *j = batch; j; j = j->next) {
-            const char *pre = !began ? "BEGIN ISOLATION LEVEL READ COMMITTED; SAVEPOINT job"
-                              : sp_open ? "RELEASE SAVEPOINT job; SAVEPOINT job"
-                                        : "SAVEPOINT job";
-            if (ok && pexec(s->w, pre) != 0)
-                ok = false;
-            began = true;
             if (!ok) {
                 j->result = GT_E_UNAVAILABLE;
                 continue;
             }
-            sp_open = true;
+            t.ndefer = 0;
+            if (!started)
+                t.defer[t.ndefer++] = "BEGIN ISOLATION LEVEL READ COMMITTED";
+            if (sp_open)
+                t.defer[t.ndefer++] = "RELEASE SAVEPOINT job";
+            t.defer[t.ndefer++] = "SAVEPOINT job";
             t.sp_depth = 0;
             j->result = j->fn(&t, j->ud);
             while (t.sp_depth > 0)
                 pg_sp_rollback(&t);
+            if (t.ndefer > 0) {   /* nothing was sent for this job */
+                t.ndefer = 0;
+                continue;
+            }
+            started = sp_open = true;
             if (j->result == GT_OK && PQtransactionStatus(s->w) != PQTRANS_INTRANS) {
                 fprintf(stderr, "greentrail: postgresql: a job succeeded after a failed statement; rolled back\n");
                 j->result = GT_E_UNAVAILABLE;
@@ -393,6 +469,16 @@ static void *writer_main(void *arg)
                     ok = false;
                 sp_open = false;
             }
+        }
+        if (!started) {   /* no job ran a statement: nothing to commit */
+            if (!ok)
+                for (pg_job *j = batch; j; j = j->next)
+                    j->result = GT_E_UNAVAILABLE;
+            pthread_mutex_lock(&s->mu);
+            for (pg_job *j = batch; j; j = j->next)
+                j->done = true;
+            pthread_cond_broadcast(&s->done);
+            continue;
         }
         if (ok) {
             PGresult *r = PQexec(s->w, "COMMIT");
@@ -445,11 +531,23 @@ static gt_err pg_read(void *be, store_be_job fn, void *ud)
     pg_reader *r = &s->readers[s->next_reader++ % PG_READERS];
     pthread_mutex_unlock(&s->rr_mu);
     pthread_mutex_lock(&r->mu);
-    pg_txn t = {.s = s, .c = r->c, .writable = false};
+    if (r->pending) {   /* the previous read's COMMIT answer */
+        PGresult *x;
+        while ((x = PQgetResult(r->c)))
+            PQclear(x);
+        r->pending = false;
+    }
+    /* BEGIN goes with the job's first statement; COMMIT is sent without
+     * waiting (its answer is read at the next use): one round trip for a
+     * one-statement read. */
+    pg_txn t = {.s = s, .c = r->c, .writable = false,
+                .defer = {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"}, .ndefer = 1};
     gt_err e = GT_E_UNAVAILABLE;
-    if (conn_ok(r->c) && pexec(r->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") == 0) {
+    if (conn_ok(r->c)) {
         e = fn(&t, ud);
-        pexec(r->c, PQtransactionStatus(r->c) == PQTRANS_INTRANS ? "COMMIT" : "ROLLBACK");
+        if (t.ndefer == 0 && PQstatus(r->c) == CONNECTION_OK &&
+            PQsendQuery(r->c, PQtransactionStatus(r->c) == PQTRANS_INERROR ? "ROLLBACK" : "COMMIT") == 1)
+            r->pending = true;
     }
     pthread_mutex_unlock(&r->mu);
     return e;
@@ -458,7 +556,7 @@ static gt_err pg_read(void *be, store_be_job fn, void *ud)
 static int pg_sp_begin(void *bt)
 {
     pg_txn *t = bt;
-    if (pexec(t->c, "SAVEPOINT h"))
+    if (pexec_t(t, "SAVEPOINT h"))
         return STORE_ERR;
     t->sp_depth++;
     return STORE_OK;
@@ -470,7 +568,7 @@ static int pg_sp_rollback(void *bt)
     if (t->sp_depth <= 0)
         return STORE_ERR;
     t->sp_depth--;
-    return pexec(t->c, "ROLLBACK TO SAVEPOINT h; RELEASE SAVEPOINT h") ? STORE_ERR : STORE_OK;
+    return pexec_t(t, "ROLLBACK TO SAVEPOINT h; RELEASE SAVEPOINT h") ? STORE_ERR : STORE_OK;
 }
 
 static int pg_sp_release(void *bt)
@@ -479,7 +577,7 @@ static int pg_sp_release(void *bt)
     if (t->sp_depth <= 0)
         return STORE_ERR;
     t->sp_depth--;
-    return pexec(t->c, "RELEASE SAVEPOINT h") ? STORE_ERR : STORE_OK;
+    return pexec_t(t, "RELEASE SAVEPOINT h") ? STORE_ERR : STORE_OK;
 }
 
 /* ---------------------------------------------------------------- open/close */
@@ -562,7 +660,7 @@ static int pg_doc_get(void *bt, const store_key *k, char **body_out)
 {
     pg_txn *t = bt;
     const char *v[4] = {k->account, k->region, k->kind, k->id};
-    PGresult *r = pq(t->c, "SELECT body FROM docs WHERE account=$1 AND region=$2 AND kind=$3 AND id=$4", 4, v);
+    PGresult *r = pq_t(t, "SELECT body FROM docs WHERE account=$1 AND region=$2 AND kind=$3 AND id=$4", 4, v);
     if (!r)
         return STORE_ERR;
     int ret = STORE_NOTFOUND;
@@ -580,7 +678,7 @@ static int pg_doc_put(void *bt, const store_key *k, const char *parent, const ch
     if (!t->writable)
         return STORE_ERR;
     const char *v[6] = {k->account, k->region, k->kind, k->id, parent, body};
-    PGresult *r = pq(t->c, "INSERT INTO docs (account, region, kind, id, parent, body)"
+    PGresult *r = pq_t(t, "INSERT INTO docs (account, region, kind, id, parent, body)"
                            " VALUES ($1, $2, $3, $4, $5, $6)"
                            " ON CONFLICT (account, region, kind, id) DO UPDATE SET body = excluded.body",
                      6, v);
@@ -594,7 +692,7 @@ static int pg_doc_delete(void *bt, const store_key *k)
     if (!t->writable)
         return STORE_ERR;
     const char *v[4] = {k->account, k->region, k->kind, k->id};
-    PGresult *r = pq(t->c, "DELETE FROM docs WHERE account=$1 AND region=$2 AND kind=$3 AND id=$4", 4, v);
+    PGresult *r = pq_t(t, "DELETE FROM docs WHERE account=$1 AND region=$2 AND kind=$3 AND id=$4", 4, v);
     if (!r)
         return STORE_ERR;
     int64_t n = cmd_rows(r);
@@ -609,7 +707,7 @@ static int pg_doc_delete_children(void *bt, const char *account, const char *reg
     if (!t->writable)
         return STORE_ERR;
     const char *v[4] = {account, region, kind, parent};
-    PGresult *r = pq(t->c, "DELETE FROM docs WHERE account=$1 AND region=$2 AND kind=$3 AND parent=$4", 4, v);
+    PGresult *r = pq_t(t, "DELETE FROM docs WHERE account=$1 AND region=$2 AND kind=$3 AND parent=$4", 4, v);
     PQclear(r);
     return r ? STORE_OK : STORE_ERR;
 }
@@ -631,7 +729,7 @@ static int pg_doc_list(void *bt, const char *account, const char *region, const 
              : "SELECT seq, id, body FROM docs WHERE account=$1 AND region=$2 AND kind=$3"
                " AND ($4::text IS NULL OR parent = $4) AND seq > $5::bigint"
                " ORDER BY seq ASC LIMIT $6::bigint";
-    PGresult *r = pq(t->c, sql, 6, v);
+    PGresult *r = pq_t(t, sql, 6, v);
     if (!r)
         return STORE_ERR;
     int n = PQntuples(r);
@@ -653,7 +751,7 @@ static int pg_event_append(void *bt, const store_event *ev, int64_t *seq_out)
         return STORE_ERR;
     if (t->seq_base == 0) {
         /* assigns the transaction's xid if it has none yet */
-        PGresult *r = pq(t->c, "SELECT pg_current_xact_id()::text::bigint", 0, NULL);
+        PGresult *r = pq_t(t, "SELECT pg_current_xact_id()::text::bigint", 0, NULL);
         if (!r)
             return STORE_ERR;
         int64_t xid = val_i64(r, 0, 0);
@@ -672,7 +770,7 @@ static int pg_event_append(void *bt, const store_event *ev, int64_t *seq_out)
     const char *v[11] = {seqs, ev->account, ev->region, tms, ev->event_id, ev->event_name,
                          ev->event_source, ev->username, ev->access_key_id,
                          ev->read_only ? "true" : "false", ev->json};
-    PGresult *r = pq(t->c, "INSERT INTO events (seq, account, region, time_ms, event_id, event_name,"
+    PGresult *r = pq_t(t, "INSERT INTO events (seq, account, region, time_ms, event_id, event_name,"
                            " event_source, username, access_key_id, read_only, json)"
                            " VALUES ($1::bigint, $2, $3, $4::bigint, $5, $6, $7, $8, $9, $10::boolean, $11)",
                      11, v);
@@ -682,7 +780,7 @@ static int pg_event_append(void *bt, const store_event *ev, int64_t *seq_out)
     for (int i = 0; i < ev->n_res; i++) {
         const char *rv[6] = {seqs, ev->account, ev->region, tms, ev->res_types[i] ? ev->res_types[i] : "",
                              ev->res_names[i] ? ev->res_names[i] : ""};
-        r = pq(t->c, "INSERT INTO event_resources (seq, account, region, time_ms, rtype, rname)"
+        r = pq_t(t, "INSERT INTO event_resources (seq, account, region, time_ms, rtype, rname)"
                      " VALUES ($1::bigint, $2, $3, $4::bigint, $5, $6)",
                6, rv);
         if (!r)
@@ -760,7 +858,7 @@ static int pg_event_lookup(void *bt, const store_lookup *q, store_event_cb cb, v
                  "%s AND e.time_ms BETWEEN $3::bigint AND $4::bigint%s"
                  " ORDER BY e.time_ms DESC, e.seq DESC LIMIT $%d::bigint",
                  attr, cursor, n);
-    PGresult *r = pq(t->c, sql, n, v);
+    PGresult *r = pq_t(t, sql, n, v);
     if (!r)
         return STORE_ERR;
     int rows = PQntuples(r);
@@ -775,7 +873,7 @@ static int pg_event_lookup(void *bt, const store_lookup *q, store_event_cb cb, v
  * number of events they held, or STORE_ERR. */
 static int64_t drop_expired_partitions(pg_txn *t, int64_t cutoff_ms)
 {
-    PGresult *r = pq(t->c, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+    PGresult *r = pq_t(t, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
                            " WHERE i.inhparent = 'events'::regclass AND c.relname ~ '^events_p[0-9]{6}$'"
                            " ORDER BY c.relname",
                      0, NULL);
@@ -792,7 +890,7 @@ static int64_t drop_expired_partitions(pg_txn *t, int64_t cutoff_ms)
             continue;
         char sql[256];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM events_p%04d%02d", (int)y, (int)m);
-        PGresult *cr = pq(t->c, sql, 0, NULL);
+        PGresult *cr = pq_t(t, sql, 0, NULL);
         if (!cr) {
             PQclear(r);
             return STORE_ERR;
@@ -801,7 +899,7 @@ static int64_t drop_expired_partitions(pg_txn *t, int64_t cutoff_ms)
         PQclear(cr);
         snprintf(sql, sizeof sql, "DROP TABLE events_p%04d%02d; DROP TABLE IF EXISTS event_resources_p%04d%02d",
                  (int)y, (int)m, (int)y, (int)m);
-        if (pexec(t->c, sql)) {
+        if (pexec_t(t, sql)) {
             PQclear(r);
             return STORE_ERR;
         }
@@ -823,14 +921,14 @@ static int64_t pg_event_prune(void *bt, int64_t cutoff_ms, int max_rows)
     snprintf(cut, sizeof cut, "%lld", (long long)cutoff_ms);
     snprintf(lim, sizeof lim, "%d", max_rows);
     const char *v[2] = {cut, lim};
-    PGresult *r = pq(t->c, "DELETE FROM event_resources r USING (SELECT time_ms, seq FROM events"
+    PGresult *r = pq_t(t, "DELETE FROM event_resources r USING (SELECT time_ms, seq FROM events"
                            " WHERE time_ms < $1::bigint ORDER BY time_ms LIMIT $2::bigint) x"
                            " WHERE r.time_ms = x.time_ms AND r.seq = x.seq",
                      2, v);
     if (!r)
         return STORE_ERR;
     PQclear(r);
-    r = pq(t->c, "DELETE FROM events e USING (SELECT time_ms, seq FROM events"
+    r = pq_t(t, "DELETE FROM events e USING (SELECT time_ms, seq FROM events"
                  " WHERE time_ms < $1::bigint ORDER BY time_ms LIMIT $2::bigint) x"
                  " WHERE e.time_ms = x.time_ms AND e.seq = x.seq",
            2, v);
@@ -844,7 +942,7 @@ static int64_t pg_event_prune(void *bt, int64_t cutoff_ms, int max_rows)
 static int64_t pg_event_count(void *bt)
 {
     pg_txn *t = bt;
-    PGresult *r = pq(t->c, "SELECT count(*) FROM events", 0, NULL);
+    PGresult *r = pq_t(t, "SELECT count(*) FROM events", 0, NULL);
     if (!r)
         return STORE_ERR;
     int64_t n = val_i64(r, 0, 0);
@@ -862,7 +960,7 @@ static int pg_event_scan(void *bt, int64_t after_seq, int limit, store_scan_cb c
     snprintf(after, sizeof after, "%lld", (long long)after_seq);
     snprintf(lim, sizeof lim, "%d", limit);
     const char *v[2] = {after, limit > 0 ? lim : NULL};
-    PGresult *r = pq(t->c, "SELECT seq, account, region, time_ms, json FROM events"
+    PGresult *r = pq_t(t, "SELECT seq, account, region, time_ms, json FROM events"
                            " WHERE seq > $1::bigint AND seq < " PG_WATERMARK
                            " ORDER BY seq LIMIT $2::bigint",
                      2, v);
@@ -880,7 +978,7 @@ static int pg_event_scan(void *bt, int64_t after_seq, int limit, store_scan_cb c
 static int64_t pg_event_max_seq(void *bt)
 {
     pg_txn *t = bt;
-    PGresult *r = pq(t->c, "SELECT coalesce(max(seq), 0) FROM events WHERE seq < " PG_WATERMARK, 0, NULL);
+    PGresult *r = pq_t(t, "SELECT coalesce(max(seq), 0) FROM events WHERE seq < " PG_WATERMARK, 0, NULL);
     if (!r)
         return STORE_ERR;
     int64_t n = val_i64(r, 0, 0);
@@ -918,7 +1016,7 @@ static int pg_lease(void *bt, store_lease_op op, const char *name, const char *n
         n = 2;
         break;
     }
-    PGresult *r = pq(t->c, sql, n, v);
+    PGresult *r = pq_t(t, sql, n, v);
     if (!r)
         return STORE_ERR;
     int rows = PQntuples(r);
