@@ -19,6 +19,14 @@
  * ROLLBACK. Reads use a small pool of connections, each read in a
  * REPEATABLE READ READ ONLY transaction (one consistent snapshot).
  *
+ * Round trips are the cost of a call here (SQLite is in-process), so
+ * statements without an answer worth waiting for are deferred: BEGIN, a
+ * job's SAVEPOINT and the previous job's RELEASE are queued on the
+ * transaction (pg_txn.defer) and sent with the job's first statement in
+ * one libpq pipeline (pq_t); a job that sends nothing leaves no trace. A
+ * reader sends its COMMIT without waiting and reads the answer at its
+ * next use. A one-statement read is one round trip.
+ *
  * The commit-order watermark (store_event_scan, store_event_max_seq).
  * Consumers follow the journal by seq with a cursor ("after seq N"). With
  * several nodes (several writing transactions at once) seqs taken from a
