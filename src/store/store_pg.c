@@ -101,6 +101,9 @@ typedef struct pg_txn {
      * with the next statement (BEGIN, SAVEPOINT job, ...). */
     const char *defer[3];
     int ndefer;
+    /* The connection was reset under this transaction: every further
+     * statement fails (it would otherwise run outside the transaction). */
+    bool broken;
 } pg_txn;
 
 typedef struct pg_job {
@@ -207,11 +210,22 @@ static int pexec(PGconn *c, const char *sql)
     return -1;
 }
 
+/* Settings of every session (also after a reset). 0 on success. */
+static int session_setup(PGconn *c)
+{
+    PQsetNoticeProcessor(c, quiet_notices, NULL);
+    if (PQsetClientEncoding(c, "UTF8") != 0)
+        return -1;
+    return pexec(c, "SET synchronous_commit = on; SET application_name = 'greentrail'");
+}
+
 /* Run sql in transaction t, after (and in the same round trip as) its
  * deferred statements, using libpq's pipeline mode. NULL (logged) unless
  * every one of them succeeded. */
 static PGresult *pq_t(pg_txn *t, const char *sql, int n, const char *const *vals)
 {
+    if (t->broken)
+        return NULL;
     if (t->ndefer == 0)
         return pq(t->c, sql, n, vals);
     PGconn *c = t->c;
@@ -228,6 +242,9 @@ static PGresult *pq_t(pg_txn *t, const char *sql, int n, const char *const *vals
     if (!sent) {   /* the connection is broken: start over on a fresh one */
         log_pg(c, sql);
         PQreset(c);
+        if (PQstatus(c) == CONNECTION_OK)
+            session_setup(c);
+        t->broken = true;
         return NULL;
     }
     PGresult *out = NULL;
@@ -255,6 +272,8 @@ static PGresult *pq_t(pg_txn *t, const char *sql, int n, const char *const *vals
 /* pexec in transaction t: its deferred statements and sql, one round trip. */
 static int pexec_t(pg_txn *t, const char *sql)
 {
+    if (t->broken)
+        return -1;
     if (t->ndefer == 0)
         return pexec(t->c, sql);
     char buf[1024];
@@ -298,9 +317,7 @@ static PGconn *connect_db(const char *url, char *err, size_t errcap)
         PQfinish(c);
         return NULL;
     }
-    PQsetNoticeProcessor(c, quiet_notices, NULL);
-    if (PQsetClientEncoding(c, "UTF8") != 0 ||
-        pexec(c, "SET synchronous_commit = on; SET application_name = 'greentrail'")) {
+    if (session_setup(c) != 0) {
         snprintf(err, errcap, "cannot configure the PostgreSQL session");
         PQfinish(c);
         return NULL;
@@ -314,10 +331,7 @@ static bool conn_ok(PGconn *c)
     if (PQstatus(c) == CONNECTION_OK)
         return true;
     PQreset(c);
-    if (PQstatus(c) != CONNECTION_OK)
-        return false;
-    PQsetNoticeProcessor(c, quiet_notices, NULL);
-    return PQsetClientEncoding(c, "UTF8") == 0 && pexec(c, "SET synchronous_commit = on") == 0;
+    return PQstatus(c) == CONNECTION_OK && session_setup(c) == 0;
 }
 
 static int migrate(PGconn *c, char *err, size_t errcap)
@@ -443,6 +457,7 @@ static void *writer_main(void *arg)
             ensure_partitions(s, gt_now_ms());
         t.seq_base = 0;
         t.n_seq = 0;
+        t.broken = false;
         /* Round trips matter: BEGIN, each job's SAVEPOINT and the previous
          * job's RELEASE are deferred and go with the job's first statement
          * (pq_t); COMMIT releases the last savepoint. A job that runs no
@@ -463,6 +478,12 @@ static void *writer_main(void *arg)
             j->result = j->fn(&t, j->ud);
             while (t.sp_depth > 0)
                 pg_sp_rollback(&t);
+            if (t.broken) {   /* the connection was reset: the transaction is gone */
+                j->result = GT_E_UNAVAILABLE;
+                ok = false;
+                started = true;
+                continue;
+            }
             if (t.ndefer > 0) {   /* nothing was sent for this job */
                 t.ndefer = 0;
                 continue;

@@ -652,6 +652,39 @@ static void test_pg_partitions(void **st)
     store_close(s);
 }
 
+/* A dropped connection (server restart, failover) costs at most one failed
+ * call per connection, never a wrong answer; the store reconnects. */
+static void test_pg_reconnect(void **st)
+{
+    (void)st;
+    gs = open_s();
+    assert_non_null(gs);
+    assert_int_equal(store_run(gs, one_doc, (void *)1), GT_OK);
+    int n = 0;
+    assert_int_equal(store_read(gs, count_gc, &n), GT_OK);
+    assert_int_equal(n, 1);
+    const char *k = pg_admin(dbname, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                     " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    assert_non_null(k);
+    assert_string_equal(k, "5");   /* the writer and 4 readers */
+    gt_err e = store_run(gs, one_doc, (void *)2);
+    if (e != GT_OK) {
+        assert_int_equal(e, GT_E_UNAVAILABLE);
+        assert_int_equal(store_run(gs, one_doc, (void *)2), GT_OK);
+    }
+    int ok = 0;
+    for (int i = 0; i < 10 && ok < 4; i++) {
+        n = 0;
+        e = store_read(gs, count_gc, &n);
+        if (e == GT_OK) {
+            assert_int_equal(n, 2);
+            ok++;
+        }
+    }
+    assert_int_equal(ok, 4);
+    store_close(gs);
+}
+
 static void test_pg_bad_url(void **st)
 {
     (void)st;
@@ -680,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pg_watermark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_feed_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_bad_url, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
