@@ -38,6 +38,8 @@ static const opt_def opts[] = {
     {"max-skew", OPT_LONG, OFF(max_skew_seconds), 0, 1, 86400, "900", "SigV4 clock-skew window, seconds"},
     {"retention-days", OPT_LONG, OFF(retention_days), 0, 1, 36500, "90", "event history retention, days"},
     {"max-body", OPT_LONG, OFF(max_body_bytes), 0, 1024, 64L << 20, "1048576", "largest accepted request body, bytes"},
+    {"store", OPT_STR, OFF(store_url), CAP(store_url), 0, 0, "",
+     "where state lives: empty = SQLite in the data dir; postgresql://USER@HOST:PORT/DB shares it between nodes"},
     {"threads", OPT_LONG, OFF(threads), 0, 1, 1024, "16", "HTTP worker threads"},
     {"delivery-interval", OPT_LONG, OFF(delivery_interval), 0, 1, 86400, "60", "trail log file delivery period, seconds"},
     {"digest-interval", OPT_LONG, OFF(digest_interval), 0, 1, 86400, "3600", "trail digest file period, seconds"},
@@ -61,7 +63,7 @@ static int set_opt(gt_config *cfg, const opt_def *o, const char *v, char *err, s
                 return -1;
             }
         }
-        if (v[0] == '\0') {
+        if (v[0] == '\0' && o->off != OFF(store_url)) {   /* --store may be empty */
             snprintf(err, errcap, "%s: empty value", o->name);
             return -1;
         }

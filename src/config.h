@@ -23,6 +23,7 @@ typedef struct gt_config {
     long rules_retry_max_ms;
     char rules_file_dir[2048];
     char config_file[2048];
+    char store_url[2048];   /* "": SQLite in data_dir; else a postgresql:// URL */
 } gt_config;
 
 /* Parse argv (after the subcommand) into cfg. Returns 0 on success, 1 when

@@ -6,11 +6,18 @@
  *   greentrail rules-status [options]   rule delivery state (events/ev_status.c)
  *   greentrail version
  *
- * `serve` opens the store, bootstraps the account's credentials on first
- * start, starts the HTTP listener and the retention pruner, prints where
+ * `serve` opens the store (SQLite in the data dir, or the PostgreSQL
+ * database named by --store, which several nodes may share), bootstraps
+ * the account's credentials on first start, starts the HTTP listener and
+ * the retention pruner, prints where
  * it listens and how to use the credentials, and waits for SIGTERM or
  * SIGINT. Then it stops accepting, lets in-flight requests finish, drains
  * the store's queue and exits 0.
+ *
+ * Several nodes on one store: first-start work (credentials, the paging
+ * token key) runs under the "startup" lease, so nodes starting together
+ * create them once and all use the same; the pruner runs on the node that
+ * holds the "retention" lease.
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -18,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth/identity.h"
 #include "cloudtrail/ct_deliver.h"
@@ -96,10 +104,12 @@ static void *pruner_main(void *arg)
     while (!p->stop) {
         pthread_mutex_unlock(&p->mu);
         prune_ctx pc = {.cutoff = gt_now_ms() - (int64_t)p->days * 86400000LL};
-        do {   /* small batches, so writers are never held up for long */
-            if (store_run(p->st, prune_job, &pc) != GT_OK)
+        /* one node prunes; if it dies another takes over within 20 min */
+        bool mine = store_lease_acquire(p->st, "retention", store_node_id(p->st), 1200000) == STORE_OK;
+        while (mine) {   /* small batches, so writers are never held up for long */
+            if (store_run(p->st, prune_job, &pc) != GT_OK || pc.deleted != 5000)
                 break;
-        } while (pc.deleted == 5000);
+        }
         pthread_mutex_lock(&p->mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -132,9 +142,21 @@ static int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    store *st = store_open(cfg.data_dir, err, sizeof err);
+    store *st = store_open_url(cfg.store_url, cfg.data_dir, err, sizeof err);
     if (!st) {
         fprintf(stderr, "greentrail: %s\n", err);
+        return 1;
+    }
+    /* Nodes sharing a store create the credentials and the token key once:
+     * whoever holds the startup lease; the others wait (up to 60 s). */
+    int lrc = STORE_BUSY;
+    for (int i = 0; i < 600 && (lrc = store_lease_acquire(st, "startup", store_node_id(st), 60000)) == STORE_BUSY; i++) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (lrc != STORE_OK) {
+        fprintf(stderr, "greentrail: cannot take the store's startup lease\n");
+        store_close(st);
         return 1;
     }
     auth_principal root, admin;
@@ -158,6 +180,7 @@ static int cmd_serve(int argc, char **argv)
         store_close(st);
         return 1;
     }
+    store_lease_release(st, "startup", store_node_id(st));
     const char *off = getenv("GREENTRAIL_TEST_CLOCK_OFFSET_MS"); /* tests: shift SigV4's clock */
     int64_t offset = 0;
     if (off && !gt_parse_i64(off, strlen(off), &offset))
@@ -212,7 +235,10 @@ static int cmd_serve(int argc, char **argv)
 
     int port = http_server_port(hs);
     printf("greentrail %s listening on http://%s:%d\n", GT_VERSION, cfg.listen_host, port);
-    printf("data dir: %s (store: SQLite WAL, greentrail.db)\n", cfg.data_dir);
+    if (strcmp(store_backend_name(st), "sqlite") == 0)
+        printf("data dir: %s (store: SQLite WAL, greentrail.db)\n", cfg.data_dir);
+    else   /* the URL may hold a password: not printed */
+        printf("data dir: %s (store: PostgreSQL, shared with every node on the same --store)\n", cfg.data_dir);
     printf("%s credentials for account %s: %s/credentials\n", created ? "created" : "reusing", cfg.account_id,
            cfg.data_dir);
     printf("  profile default = IAM user admin, access key %s\n", admin.access_key_id);

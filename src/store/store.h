@@ -8,6 +8,10 @@
  * Writes happen only inside store_run(): the job runs on the single writer
  * thread, inside a transaction that many concurrent jobs share (group
  * commit). store_run() returns after that transaction is durable on disk.
+ *
+ * Two backends implement it (store.c picks one by URL): the embedded
+ * SQLite file in the data dir (store_sqlite.c) and PostgreSQL
+ * (store_pg.c), which several `greentrail serve` nodes can share.
  */
 #ifndef GT_STORE_H
 #define GT_STORE_H
@@ -21,11 +25,22 @@
 typedef struct store store;
 typedef struct store_txn store_txn;
 
-enum { STORE_OK = 0, STORE_NOTFOUND = 1, STORE_ERR = -1 };
+enum { STORE_OK = 0, STORE_NOTFOUND = 1, STORE_BUSY = 2, STORE_ERR = -1 };
 
 /* Open (create) the store under data_dir, apply migrations, start the
  * writer. NULL on failure with a reason in err. */
 store *store_open(const char *data_dir, char *err, size_t errcap);
+/* Open the store named by url: NULL or "" is the embedded SQLite store
+ * under data_dir (as store_open); "postgresql://..." or "postgres://..."
+ * (any libpq connection URI) is PostgreSQL; the schema is created or
+ * migrated on open. data_dir is still used (test fault marker). NULL on
+ * failure with a reason in err (never containing a password). */
+store *store_open_url(const char *url, const char *data_dir, char *err, size_t errcap);
+/* "sqlite" or "postgresql". */
+const char *store_backend_name(const store *s);
+/* A random id for this open store (this node), 36 chars: the node id to
+ * pass to the lease calls below. */
+const char *store_node_id(const store *s);
 /* Finish queued jobs, stop the writer, close. NULL is a no-op. */
 void store_close(store *s);
 
@@ -120,14 +135,42 @@ int store_event_lookup(store_txn *t, const store_lookup *q, store_event_cb cb, v
 int64_t store_event_prune(store_txn *t, int64_t cutoff_ms, int max_rows);
 /* Events with seq > after_seq in seq order (all accounts and regions), at
  * most `limit`: the feed every background consumer (delivery, digests,
- * rules) reads with its own cursor. cb gets the account and region too. */
+ * rules) reads with its own cursor. cb gets the account and region too.
+ * Seqs increase but need not be dense. The scan never skips: once it has
+ * returned seq N, no event with seq < N can appear later (on PostgreSQL
+ * with several writers, events of still-open transactions hold the scan
+ * back; see store_pg.c). */
 typedef int (*store_scan_cb)(void *ud, int64_t seq, const char *account, const char *region,
                              int64_t time_ms, const char *json);
 int store_event_scan(store_txn *t, int64_t after_seq, int limit, store_scan_cb cb, void *ud);
-/* Highest seq stored (0 when none). */
+/* Highest seq stored (0 when none), under the same watermark as the scan:
+ * a cursor started there misses nothing committed later. */
 int64_t store_event_max_seq(store_txn *t);
 
 /* Count of stored events (tests, metrics). */
 int64_t store_event_count(store_txn *t);
+
+/* ---- leases: one node at a time does a piece of background work ----
+ *
+ * A lease is a named row (holder, expiry). Background workers that must
+ * run on one node only (trail delivery, rules, ...) call, every few
+ * seconds:   if (store_lease_acquire(s, "trail-delivery",
+ *                                    store_node_id(s), 15000) == STORE_OK)
+ *                do_one_round();
+ * Acquire takes a free or expired lease, or extends one the node already
+ * holds; so a node that dies loses its leases after ttl_ms and another
+ * node takes over on its next try. Expiry uses the database's clock on
+ * PostgreSQL (nodes' clocks may differ) and the local clock on SQLite.
+ * Each call runs as its own write job (store_run): never call these from
+ * inside a job. ttl_ms must be in [1, 1 day]. */
+/* STORE_OK: node_id holds the lease until now + ttl_ms. STORE_BUSY:
+ * another node holds it, unexpired. STORE_ERR: store failure. */
+int store_lease_acquire(store *s, const char *name, const char *node_id, int64_t ttl_ms);
+/* Extend a lease node_id holds (even if expired, as long as nobody took
+ * it). STORE_OK, STORE_BUSY (not held by node_id), STORE_ERR. */
+int store_lease_renew(store *s, const char *name, const char *node_id, int64_t ttl_ms);
+/* Give the lease up so another node can take it at once. STORE_OK,
+ * STORE_BUSY (not held by node_id), STORE_ERR. */
+int store_lease_release(store *s, const char *name, const char *node_id);
 
 #endif

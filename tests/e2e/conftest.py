@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import uuid
 
 import boto3
 import botocore.config
@@ -36,11 +37,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def fresh_store():
+    """With GREENTRAIL_TEST_STORE=postgresql://USER@HOST:PORT (tools/run-tests
+    sets it for its PostgreSQL pass), a new empty database's URL, else None."""
+    base = os.environ.get("GREENTRAIL_TEST_STORE")
+    if not base:
+        return None
+    name = "gt_" + uuid.uuid4().hex[:20]
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", f"{base}/postgres",
+                    "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True, timeout=60)
+    return f"{base}/{name}"
+
+
 class Server:
     def __init__(self, data_dir, env=None, args=()):
         self.data_dir = str(data_dir)
         self.env = dict(os.environ, **(env or {}))
         self.args = list(args)
+        self.store_url = None
+        if not any(a == "--store" or a.startswith("--store=") for a in self.args):
+            self.store_url = fresh_store()
+            if self.store_url:
+                self.args += ["--store", self.store_url]
         self.proc = None
         self.port = None
 

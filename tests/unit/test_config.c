@@ -92,12 +92,36 @@ static void test_errors(void **st)
     clear_env();
 }
 
+/* --store: empty by default (SQLite in the data dir), from GREENTRAIL_STORE
+ * or the flag; an empty value is allowed (unlike other strings). */
+static void test_store_option(void **st)
+{
+    (void)st;
+    clear_env();
+    unsetenv("GREENTRAIL_STORE");
+    gt_config c;
+    char err[256];
+    assert_int_equal(gt_config_load(&c, 0, NULL, err, sizeof err), 0);
+    assert_string_equal(c.store_url, "");
+    setenv("GREENTRAIL_STORE", "postgresql://u@h:5432/env", 1);
+    assert_int_equal(gt_config_load(&c, 0, NULL, err, sizeof err), 0);
+    assert_string_equal(c.store_url, "postgresql://u@h:5432/env");
+    char *argv[] = {"--store", "postgresql://u@h:5432/flag"};
+    assert_int_equal(gt_config_load(&c, 2, argv, err, sizeof err), 0);
+    assert_string_equal(c.store_url, "postgresql://u@h:5432/flag");
+    char *argv2[] = {"--store="};
+    assert_int_equal(gt_config_load(&c, 1, argv2, err, sizeof err), 0);
+    assert_string_equal(c.store_url, "");
+    unsetenv("GREENTRAIL_STORE");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_store_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,12 @@
-/* Unit tests: the SQLite store (store_sqlite.c): documents, savepoints,
- * the event journal with its lookup cursor, pruning, scan, group commit
- * under concurrent writers, and reopening (migrations are idempotent). */
+/* Unit tests: the store behind store.h: documents, savepoints, the event
+ * journal with its lookup cursor, pruning, scan, group commit under
+ * concurrent writers, reopening (migrations are idempotent) and leases.
+ *
+ * Every test runs on the embedded SQLite store, and again on PostgreSQL
+ * when GREENTRAIL_TEST_STORE holds a cluster's base URL
+ * (postgresql://user@host:port, as tools/pg-test-cluster prints): each
+ * test then gets a fresh database. PostgreSQL-only tests cover the scan's
+ * commit-order watermark and retention by dropping month partitions. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,15 +19,74 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+#include <time.h>
+
 #include "store/store.h"
 
 static char dir[256];
+static const char *pg_base;   /* NULL: this run is SQLite */
+static char url[600];         /* "" for SQLite, else base/dbname */
+static char dbname[64];
+
+/* Run sql on database db of the PostgreSQL cluster; returns the first
+ * value of the result (static buffer) or NULL on error. */
+static const char *pg_admin(const char *db, const char *sql)
+{
+    static char out[256];
+    char u[600];
+    snprintf(u, sizeof u, "%s/%s", pg_base, db);
+    PGconn *c = PQconnectdb(u);
+    const char *ret = NULL;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+            snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
+            ret = out;
+        } else if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) {
+            out[0] = '\0';
+            ret = out;
+        } else {
+            fprintf(stderr, "pg_admin: %s: %s", sql, PQerrorMessage(c));
+        }
+        PQclear(r);
+    }
+    PQfinish(c);
+    return ret;
+}
+
+static store *open_s(void)
+{
+    char err[256];
+    store *s = store_open_url(url, dir, err, sizeof err);
+    if (!s)
+        fprintf(stderr, "store_open_url: %s\n", err);
+    return s;
+}
 
 static int setup(void **st)
 {
     (void)st;
     snprintf(dir, sizeof dir, "/tmp/gt-store-test-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
+    if (!mkdtemp(dir))
+        return -1;
+    url[0] = '\0';
+    if (pg_base) {
+        /* one database for the run, emptied before each test (creating a
+         * database per test costs seconds) */
+        if (!dbname[0]) {
+            char sql[128];
+            snprintf(dbname, sizeof dbname, "gt_unit_%d", (int)getpid());
+            snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
+            if (!pg_admin("postgres", sql))
+                return -1;
+        } else if (!pg_admin(dbname, "TRUNCATE docs, events, event_resources, leases")) {
+            return -1;
+        }
+        snprintf(url, sizeof url, "%s/%s", pg_base, dbname);
+    }
+    return 0;
 }
 
 static int teardown(void **st)
@@ -30,6 +95,13 @@ static int teardown(void **st)
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+static void drop_pg_db(void)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+    pg_admin("postgres", sql);
 }
 
 typedef struct docs_ctx {
@@ -101,8 +173,7 @@ static gt_err absent_job(store_txn *t, void *ud)
 static void test_docs_and_rollback(void **st)
 {
     (void)st;
-    char err[256];
-    store *s = store_open(dir, err, sizeof err);
+    store *s = open_s();
     assert_non_null(s);
     assert_int_equal(store_run(s, docs_job, NULL), GT_OK);
     assert_int_equal(store_run(s, failing_job, NULL), GT_E_GG_BAD_REQUEST);
@@ -179,17 +250,31 @@ static int total(store *s, store_attr attr, const char *value)
     }
 }
 
+/* A consumer of store_event_scan with its cursor. */
+typedef struct scan_ctx {
+    int64_t after;
+    int limit;
+    int n;
+    int64_t seqs[64];
+} scan_ctx;
+
 static int scan_cb(void *ud, int64_t seq, const char *account, const char *region, int64_t time_ms,
                    const char *json)
 {
-    (void)seq; (void)account; (void)region; (void)time_ms; (void)json;
-    (*(int *)ud)++;
+    (void)account; (void)region; (void)time_ms; (void)json;
+    scan_ctx *c = ud;
+    assert_true(seq > c->after);
+    assert_true(c->n == 0 || seq > c->seqs[c->n - 1]);
+    if (c->n < 64)
+        c->seqs[c->n] = seq;
+    c->n++;
     return 0;
 }
 
 static gt_err scan_job(store_txn *t, void *ud)
 {
-    return store_event_scan(t, 10, 100, scan_cb, ud) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+    scan_ctx *c = ud;
+    return store_event_scan(t, c->after, c->limit, scan_cb, ud) == STORE_OK ? GT_OK : GT_E_INTERNAL;
 }
 
 static gt_err prune_job(store_txn *t, void *ud)
@@ -198,11 +283,18 @@ static gt_err prune_job(store_txn *t, void *ud)
     return GT_OK;
 }
 
+/* io[0]: the cutoff in; io[1]: the count pruned out */
+static gt_err prune_job_at(store_txn *t, void *ud)
+{
+    int64_t *io = ud;
+    io[1] = store_event_prune(t, io[0], 1000);
+    return io[1] >= 0 ? GT_OK : GT_E_INTERNAL;
+}
+
 static void test_events(void **st)
 {
     (void)st;
-    char err[256];
-    store *s = store_open(dir, err, sizeof err);
+    store *s = open_s();
     assert_non_null(s);
     assert_int_equal(store_run(s, append_job, NULL), GT_OK);
     assert_int_equal(total(s, STORE_ATTR_NONE, NULL), 30);
@@ -211,9 +303,13 @@ static void test_events(void **st)
     assert_int_equal(total(s, STORE_ATTR_RESOURCE_NAME, "arn:odd"), 15);
     assert_int_equal(total(s, STORE_ATTR_RESOURCE_TYPE, "AWS::Greengrass::Group"), 30);
     assert_int_equal(total(s, STORE_ATTR_USERNAME, "nobody"), 0);
-    int n = 0;
-    assert_int_equal(store_read(s, scan_job, &n), GT_OK);
-    assert_int_equal(n, 20);   /* seq 11..30 */
+    scan_ctx all = {.after = 0, .limit = 100};
+    assert_int_equal(store_read(s, scan_job, &all), GT_OK);
+    assert_int_equal(all.n, 30);
+    scan_ctx rest = {.after = all.seqs[9], .limit = 100};   /* after the 10th event */
+    assert_int_equal(store_read(s, scan_job, &rest), GT_OK);
+    assert_int_equal(rest.n, 20);
+    assert_true(rest.seqs[0] == all.seqs[10]);
     int64_t pruned = 0;
     assert_int_equal(store_run(s, prune_job, &pruned), GT_OK);
     assert_int_equal(pruned, 10);   /* the first second's events */
@@ -221,7 +317,7 @@ static void test_events(void **st)
     assert_int_equal(total(s, STORE_ATTR_RESOURCE_TYPE, "AWS::Greengrass::Group"), 20);
     store_close(s);
     /* reopen: migrations already applied, data still there */
-    s = store_open(dir, err, sizeof err);
+    s = open_s();
     assert_non_null(s);
     assert_int_equal(total(s, STORE_ATTR_NONE, NULL), 20);
     store_close(s);
@@ -255,8 +351,7 @@ static gt_err count_gc(store_txn *t, void *ud)
 static void test_group_commit(void **st)
 {
     (void)st;
-    char err[256];
-    gs = store_open(dir, err, sizeof err);
+    gs = open_s();
     assert_non_null(gs);
     pthread_t th[8];
     for (intptr_t i = 0; i < 8; i++)
@@ -280,13 +375,355 @@ static void test_bad_dir(void **st)
     assert_true(strlen(err) > 0);
 }
 
+/* leases: two nodes (two open stores on one database) */
+static void test_leases(void **st)
+{
+    (void)st;
+    store *a = open_s(), *b = open_s();
+    assert_non_null(a);
+    assert_non_null(b);
+    const char *na = store_node_id(a), *nb = store_node_id(b);
+    assert_int_equal(strlen(na), 36);
+    assert_string_not_equal(na, nb);
+    /* TTLs are long wherever a lease must still be held when checked (a
+     * loaded machine may take long between two calls) */
+    assert_int_equal(store_lease_acquire(a, "work", na, 60000), STORE_OK);
+    assert_int_equal(store_lease_acquire(a, "work", na, 60000), STORE_OK);   /* extends its own */
+    assert_int_equal(store_lease_acquire(b, "work", nb, 60000), STORE_BUSY);
+    assert_int_equal(store_lease_acquire(b, "other", nb, 60000), STORE_OK);  /* names are separate */
+    assert_int_equal(store_lease_renew(b, "work", nb, 60000), STORE_BUSY);
+    assert_int_equal(store_lease_release(b, "work", nb), STORE_BUSY);
+    assert_int_equal(store_lease_acquire(a, "work", "", 600), STORE_ERR);
+    assert_int_equal(store_lease_acquire(a, "work", na, 0), STORE_ERR);
+    /* a renews for 300 ms only, then dies (stops renewing): b takes over */
+    assert_int_equal(store_lease_renew(a, "work", na, 300), STORE_OK);
+    usleep(800 * 1000);
+    assert_int_equal(store_lease_acquire(b, "work", nb, 60000), STORE_OK);
+    assert_int_equal(store_lease_renew(a, "work", na, 60000), STORE_BUSY);
+    assert_int_equal(store_lease_acquire(a, "work", na, 60000), STORE_BUSY);
+    /* release hands it over at once */
+    assert_int_equal(store_lease_release(b, "work", nb), STORE_OK);
+    assert_int_equal(store_lease_acquire(a, "work", na, 60000), STORE_OK);
+    store_close(a);
+    store_close(b);
+}
+
+/* ---- PostgreSQL only ---- */
+
+/* A write job that appends one event and then, if asked, waits (with its
+ * transaction open) until released. */
+typedef struct hold_ctx {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool appended, release, hold;
+    const char *id;
+    int64_t seq;
+    store *s;
+} hold_ctx;
+
+static gt_err hold_job(store_txn *t, void *ud)
+{
+    hold_ctx *h = ud;
+    store_event ev = {.account = "111111111111", .region = "us-east-1", .time_ms = 5000000,
+                      .event_id = h->id, .event_name = "CreateGroup",
+                      .event_source = "greengrass.amazonaws.com", .json = "{\"eventID\":\"x\"}"};
+    if (store_event_append(t, &ev, &h->seq) != STORE_OK)
+        return GT_E_INTERNAL;
+    pthread_mutex_lock(&h->mu);
+    h->appended = true;
+    pthread_cond_broadcast(&h->cv);
+    while (h->hold && !h->release)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+    return GT_OK;
+}
+
+static void *hold_thread(void *arg)
+{
+    hold_ctx *h = arg;
+    return store_run(h->s, hold_job, h) == GT_OK ? NULL : (void *)1;
+}
+
+static gt_err max_seq_job(store_txn *t, void *ud)
+{
+    *(int64_t *)ud = store_event_max_seq(t);
+    return *(int64_t *)ud >= 0 ? GT_OK : GT_E_INTERNAL;
+}
+
+/* Two nodes; the transaction that took the LOWER seq commits LAST. A
+ * consumer scanning in between must not see the higher seq yet (else it
+ * would move its cursor past the lower one and skip it for ever). */
+static void test_pg_watermark(void **st)
+{
+    (void)st;
+    store *a = open_s(), *b = open_s();
+    assert_non_null(a);
+    assert_non_null(b);
+    hold_ctx ha = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .hold = true, .id = "A", .s = a};
+    hold_ctx hb = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .hold = false, .id = "B", .s = b};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, hold_thread, &ha);
+    pthread_mutex_lock(&ha.mu);
+    while (!ha.appended)
+        pthread_cond_wait(&ha.cv, &ha.mu);
+    pthread_mutex_unlock(&ha.mu);
+    /* A holds an open transaction with its event; B appends and commits */
+    pthread_create(&tb, NULL, hold_thread, &hb);
+    void *r;
+    pthread_join(tb, &r);
+    assert_null(r);
+    assert_true(hb.seq > ha.seq);
+    scan_ctx c = {.after = 0, .limit = 100};
+    assert_int_equal(store_read(b, scan_job, &c), GT_OK);
+    assert_int_equal(c.n, 0);            /* B is committed but held back by A */
+    int64_t mx = -1;
+    assert_int_equal(store_read(b, max_seq_job, &mx), GT_OK);
+    assert_true(mx < ha.seq);
+    assert_int_equal(store_read(a, scan_job, &c), GT_OK);
+    assert_int_equal(c.n, 0);
+    pthread_mutex_lock(&ha.mu);
+    ha.release = true;
+    pthread_cond_broadcast(&ha.cv);
+    pthread_mutex_unlock(&ha.mu);
+    pthread_join(ta, &r);
+    assert_null(r);
+    /* the consumer, continuing from its cursor, gets both, lower first */
+    assert_int_equal(store_read(b, scan_job, &c), GT_OK);
+    assert_int_equal(c.n, 2);
+    assert_true(c.seqs[0] == ha.seq && c.seqs[1] == hb.seq);
+    assert_int_equal(store_read(a, max_seq_job, &mx), GT_OK);
+    assert_true(mx == hb.seq);
+    store_close(a);
+    store_close(b);
+}
+
+/* Stress: two nodes, four writer threads, and a consumer following the feed
+ * with its cursor (small pages) while they write: it must see every event
+ * exactly once. Without the watermark, commits out of seq order make it
+ * skip events. */
+#define STRESS_WRITERS 4
+#define STRESS_EACH 40
+static store *stress_nodes[2];
+
+static gt_err one_event_job(store_txn *t, void *ud)
+{
+    (void)ud;
+    store_event ev = {.account = "111111111111", .region = "us-east-1", .time_ms = 6000000,
+                      .event_id = "s", .event_name = "CreateGroup",
+                      .event_source = "greengrass.amazonaws.com", .json = "{\"eventID\":\"s\"}"};
+    return store_event_append(t, &ev, NULL) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+static void *stress_writer(void *arg)
+{
+    intptr_t k = (intptr_t)arg;
+    for (int i = 0; i < STRESS_EACH; i++)
+        if (store_run(stress_nodes[(k + i) % 2], one_event_job, NULL) != GT_OK)
+            return (void *)1;
+    return NULL;
+}
+
+typedef struct follow_ctx {
+    int64_t cursor;
+    int n;
+    int64_t seen[STRESS_WRITERS * STRESS_EACH + 8];
+} follow_ctx;
+
+static int follow_cb(void *ud, int64_t seq, const char *account, const char *region, int64_t time_ms,
+                     const char *json)
+{
+    (void)account; (void)region; (void)time_ms; (void)json;
+    follow_ctx *f = ud;
+    if (seq <= f->cursor || f->n >= STRESS_WRITERS * STRESS_EACH + 8)
+        return 1;
+    f->seen[f->n++] = seq;
+    f->cursor = seq;
+    return 0;
+}
+
+static gt_err follow_job(store_txn *t, void *ud)
+{
+    follow_ctx *f = ud;
+    return store_event_scan(t, f->cursor, 3, follow_cb, f) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_pg_feed_under_load(void **st)
+{
+    (void)st;
+    stress_nodes[0] = open_s();
+    stress_nodes[1] = open_s();
+    assert_non_null(stress_nodes[0]);
+    assert_non_null(stress_nodes[1]);
+    static follow_ctx f;
+    memset(&f, 0, sizeof f);
+    pthread_t th[STRESS_WRITERS];
+    for (intptr_t i = 0; i < STRESS_WRITERS; i++)
+        pthread_create(&th[i], NULL, stress_writer, (void *)i);
+    int running = STRESS_WRITERS;
+    while (running > 0 || f.n < STRESS_WRITERS * STRESS_EACH) {
+        int before = f.n;
+        assert_int_equal(store_read(stress_nodes[f.n % 2], follow_job, &f), GT_OK);
+        if (running > 0 && f.n == before) {
+            void *r;
+            for (int i = 0; i < STRESS_WRITERS; i++)
+                if (th[i] && pthread_tryjoin_np(th[i], &r) == 0) {
+                    assert_null(r);
+                    th[i] = 0;
+                    running--;
+                }
+        } else if (running == 0 && f.n == before) {
+            break;   /* all written and the feed is drained */
+        }
+    }
+    /* every stored event, exactly once */
+    static int64_t stored[STRESS_WRITERS * STRESS_EACH];
+    int ns = 0;
+    follow_ctx g = {0};
+    while (ns < STRESS_WRITERS * STRESS_EACH) {
+        int before = g.n;
+        assert_int_equal(store_read(stress_nodes[0], follow_job, &g), GT_OK);
+        if (g.n == before)
+            break;
+        for (int i = before; i < g.n; i++)
+            stored[ns++] = g.seen[i];
+    }
+    assert_int_equal(ns, STRESS_WRITERS * STRESS_EACH);
+    assert_int_equal(f.n, STRESS_WRITERS * STRESS_EACH);
+    qsort(f.seen, (size_t)f.n, sizeof f.seen[0], cmp_i64);
+    for (int i = 0; i < ns; i++)
+        assert_true(f.seen[i] == stored[i]);
+    store_close(stress_nodes[0]);
+    store_close(stress_nodes[1]);
+}
+
+static gt_err append_now_job(store_txn *t, void *ud)
+{
+    int64_t *times = ud;
+    for (int i = 0; i < 2; i++) {
+        store_event ev = {.account = "111111111111", .region = "us-east-1", .time_ms = times[i],
+                          .event_id = i ? "old" : "now", .event_name = "GetGroup",
+                          .event_source = "greengrass.amazonaws.com", .read_only = true,
+                          .json = "{\"eventID\":\"p\"}"};
+        if (store_event_append(t, &ev, NULL) != STORE_OK)
+            return GT_E_INTERNAL;
+    }
+    return GT_OK;
+}
+
+static gt_err count_job(store_txn *t, void *ud)
+{
+    *(int64_t *)ud = store_event_count(t);
+    return GT_OK;
+}
+
+/* Retention drops whole month partitions, and deletes rows elsewhere. */
+static void test_pg_partitions(void **st)
+{
+    (void)st;
+    store *s = open_s();
+    assert_non_null(s);
+    const char *n = pg_admin(dbname, "SELECT count(*) FROM pg_class WHERE relname ~ '^events_p[0-9]{6}$'");
+    assert_non_null(n);
+    assert_string_equal(n, "3");   /* this month and the next two */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000;
+    int64_t times[2] = {now, 1000000};   /* this month's partition; the default one */
+    assert_int_equal(store_run(s, append_now_job, times), GT_OK);
+    int64_t cnt = 0;
+    assert_int_equal(store_read(s, count_job, &cnt), GT_OK);
+    assert_int_equal(cnt, 2);
+    n = pg_admin(dbname, "SELECT count(*) FROM events_pdefault");
+    assert_string_equal(n, "1");
+    /* a cutoff 100 days ahead: all three month partitions have ended */
+    times[0] = now + 100LL * 86400000;
+    assert_int_equal(store_run(s, prune_job_at, times), GT_OK);
+    assert_int_equal(times[1], 2);
+    n = pg_admin(dbname, "SELECT count(*) FROM pg_class WHERE relname ~ '^event(s|_resources)_p[0-9]{6}$'");
+    assert_string_equal(n, "0");
+    assert_int_equal(store_read(s, count_job, &cnt), GT_OK);
+    assert_int_equal(cnt, 0);
+    store_close(s);
+}
+
+/* A dropped connection (server restart, failover) costs at most one failed
+ * call per connection, never a wrong answer; the store reconnects. */
+static void test_pg_reconnect(void **st)
+{
+    (void)st;
+    gs = open_s();
+    assert_non_null(gs);
+    assert_int_equal(store_run(gs, one_doc, (void *)1), GT_OK);
+    int n = 0;
+    assert_int_equal(store_read(gs, count_gc, &n), GT_OK);
+    assert_int_equal(n, 1);
+    const char *k = pg_admin(dbname, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                     " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    assert_non_null(k);
+    assert_string_equal(k, "5");   /* the writer and 4 readers */
+    gt_err e = store_run(gs, one_doc, (void *)2);
+    if (e != GT_OK) {
+        assert_int_equal(e, GT_E_UNAVAILABLE);
+        assert_int_equal(store_run(gs, one_doc, (void *)2), GT_OK);
+    }
+    int ok = 0;
+    for (int i = 0; i < 10 && ok < 4; i++) {
+        n = 0;
+        e = store_read(gs, count_gc, &n);
+        if (e == GT_OK) {
+            assert_int_equal(n, 2);
+            ok++;
+        }
+    }
+    assert_int_equal(ok, 4);
+    store_close(gs);
+}
+
+static void test_pg_bad_url(void **st)
+{
+    (void)st;
+    char err[256] = "";
+    assert_null(store_open_url("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", dir, err, sizeof err));
+    assert_non_null(strstr(err, "PostgreSQL"));
+    err[0] = '\0';
+    assert_null(store_open_url("mysql://x", dir, err, sizeof err));
+    assert_true(strlen(err) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_docs_and_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
         cmocka_unit_test(test_bad_dir),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest pg_tests[] = {
+        cmocka_unit_test_setup_teardown(test_docs_and_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_watermark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_feed_under_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_bad_url, setup, teardown),
+    };
+    int failed = cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
+    const char *base = getenv("GREENTRAIL_TEST_STORE");
+    if (base && strncmp(base, "postgres", 8) == 0) {
+        pg_base = base;
+        failed += cmocka_run_group_tests_name("store_postgresql", pg_tests, NULL, NULL);
+        drop_pg_db();
+    } else {
+        printf("store_postgresql: skipped (set GREENTRAIL_TEST_STORE, see tools/pg-test-cluster)\n");
+    }
+    return failed;
 }
