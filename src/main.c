@@ -118,6 +118,9 @@ static void *pruner_main(void *arg)
             ;
     }
     pthread_mutex_unlock(&p->mu);
+    /* a clean stop hands retention over at once (a restarted node, or
+     * another node, need not wait for the lease to expire) */
+    store_lease_release(p->st, "retention", store_node_id(p->st));
     return NULL;
 }
 
