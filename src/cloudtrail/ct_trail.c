@@ -822,11 +822,12 @@ static gt_err ct_tombstone(store_txn *t, json_t *tr, const store_key *state_key)
     if (!json_object_get(tr, "_start_seq"))
         return GT_OK;   /* never logged: nothing to finish */
     if (ct_jbool(tr, "_logging")) {
-        int64_t max = store_event_max_seq(t);
-        if (max < 0)
+        /* the DeleteTrail record's own seq: the next append of this job */
+        int64_t next = store_event_next_seq(t);
+        if (next < 0)
             return GT_E_UNAVAILABLE;
         json_object_set_new(tr, "_logging", json_false());
-        json_object_set_new(tr, "_stop_seq", json_integer(max + 1));
+        json_object_set_new(tr, "_stop_seq", json_integer(next));
     }
     char *body = NULL;
     json_t *st = NULL;
@@ -947,20 +948,23 @@ static gt_err ct_set_logging(gt_call *c, store_txn *t, bool on)
     if ((e = ct_home_only(c, tr)) != GT_OK)
         goto out;
     if (ct_jbool(tr, "_logging") != on) {   /* both calls are idempotent */
-        int64_t max = store_event_max_seq(t);
-        if (max < 0) {
+        /* this call's own record gets `next` (the next append of this job):
+         * StartLogging's record is the first delivered, StopLogging's the
+         * last. (Not max+1: on PostgreSQL seqs are not consecutive.) */
+        int64_t next = store_event_next_seq(t);
+        if (next < 0) {
             e = GT_E_UNAVAILABLE;
             goto out;
         }
         json_object_set_new(tr, "_logging", json_boolean(on));
         if (on) {
             json_object_set_new(tr, "_start_ms", json_integer(c->now_ms));
-            json_object_set_new(tr, "_start_seq", json_integer(max));
+            json_object_set_new(tr, "_start_seq", json_integer(next - 1));
             json_object_del(tr, "_stop_seq");
             json_object_set_new(tr, "_vgen", json_integer(json_integer_value(json_object_get(tr, "_vgen")) + 1));
         } else {
             json_object_set_new(tr, "_stop_ms", json_integer(c->now_ms));
-            json_object_set_new(tr, "_stop_seq", json_integer(max + 1));
+            json_object_set_new(tr, "_stop_seq", json_integer(next));
         }
         e = ct_save(t, tr);
     }

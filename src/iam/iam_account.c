@@ -30,7 +30,7 @@
 int iam_cmd_account(int argc, char **argv)
 {
     if (argc < 1 || strcmp(argv[0], "create") != 0) {
-        fprintf(stderr, "usage: greentrail account create --data-dir DIR [--account-id N] [--region R]\n");
+        fprintf(stderr, "usage: greentrail account create --data-dir DIR [--store URL] [--account-id N] [--region R]\n");
         return 2;
     }
     bool has_id = false;
@@ -61,7 +61,7 @@ int iam_cmd_account(int argc, char **argv)
         fprintf(stderr, "greentrail: %s\n", err);
         return 2;
     }
-    store *st = store_open(cfg.data_dir, err, sizeof err);
+    store *st = store_open_url(cfg.store_url, cfg.data_dir, err, sizeof err);
     if (!st) {
         fprintf(stderr, "greentrail: %s\n", err);
         return 1;

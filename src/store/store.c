@@ -175,6 +175,11 @@ int64_t store_event_max_seq(store_txn *t)
     return t->ops->event_max_seq(t->bt);
 }
 
+int64_t store_event_next_seq(store_txn *t)
+{
+    return t->ops->event_next_seq(t->bt);
+}
+
 int64_t store_event_count(store_txn *t)
 {
     return t->ops->event_count(t->bt);

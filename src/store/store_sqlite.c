@@ -789,3 +789,18 @@ int64_t store_event_max_seq(store_txn *t)
     stmt_put(t->conn, st);
     return n;
 }
+
+int64_t store_event_next_seq(store_txn *t)
+{
+    /* AUTOINCREMENT: the next rowid is one past the larger of the table's
+     * max and sqlite_sequence's record (which survives deletions). */
+    sqlite3_stmt *st = prep(t, "SELECT MAX(IFNULL((SELECT MAX(seq) FROM events), 0),"
+                               " IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)) + 1");
+    if (!st)
+        return STORE_ERR;
+    int64_t n = STORE_ERR;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    stmt_put(t->conn, st);
+    return n;
+}

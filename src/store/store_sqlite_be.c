@@ -53,6 +53,7 @@
 #define store_event_prune sqlite_be_event_prune
 #define store_event_scan sqlite_be_event_scan
 #define store_event_max_seq sqlite_be_event_max_seq
+#define store_event_next_seq sqlite_be_event_next_seq
 #define store_event_count sqlite_be_event_count
 #define store_open_url sqlite_be_unused_open_url
 #define store_backend_name sqlite_be_unused_backend_name
@@ -150,6 +151,7 @@ static int sq_event_scan(void *bt, int64_t after_seq, int limit, store_scan_cb c
 }
 
 static int64_t sq_event_max_seq(void *bt) { return sqlite_be_event_max_seq(bt); }
+static int64_t sq_event_next_seq(void *bt) { return sqlite_be_event_next_seq(bt); }
 static int64_t sq_event_count(void *bt) { return sqlite_be_event_count(bt); }
 
 const store_ops store_sqlite_ops = {
@@ -171,6 +173,7 @@ const store_ops store_sqlite_ops = {
     .event_prune = sq_event_prune,
     .event_scan = sq_event_scan,
     .event_max_seq = sq_event_max_seq,
+    .event_next_seq = sq_event_next_seq,
     .event_count = sq_event_count,
     .lease = NULL,
 };

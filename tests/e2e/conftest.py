@@ -49,6 +49,28 @@ def fresh_store():
     return f"{base}/{name}"
 
 
+_STORES = {}   # data dir -> its PostgreSQL database: a restart on the same dir finds its data
+
+
+def store_for(data_dir):
+    if data_dir not in _STORES:
+        _STORES[data_dir] = fresh_store()
+    return _STORES[data_dir]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked sqlite_only (they read greentrail.db directly) skip on the PostgreSQL pass."""
+    if not os.environ.get("GREENTRAIL_TEST_STORE"):
+        return
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="reads the SQLite file directly"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: the test reads the embedded SQLite store's file")
+
+
 class Server:
     def __init__(self, data_dir, env=None, args=()):
         self.data_dir = str(data_dir)
@@ -56,7 +78,7 @@ class Server:
         self.args = list(args)
         self.store_url = None
         if not any(a == "--store" or a.startswith("--store=") for a in self.args):
-            self.store_url = fresh_store()
+            self.store_url = store_for(os.path.abspath(self.data_dir))
             if self.store_url:
                 self.args += ["--store", self.store_url]
         self.proc = None

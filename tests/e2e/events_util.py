@@ -68,6 +68,13 @@ def wait_for(pred, timeout=5.0, step=0.02):
 
 
 def _docs(server, kind):
+    if getattr(server, "store_url", None):   # the PostgreSQL pass
+        import subprocess
+        # psql interpolates :'k' (quoted) only in scripts, hence stdin
+        out = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-d", server.store_url, "-v", f"k={kind}"],
+                             input="SELECT body FROM docs WHERE kind = :'k' ORDER BY seq;\n",
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
     db = sqlite3.connect(f"file:{os.path.join(server.data_dir, 'greentrail.db')}?mode=ro", uri=True, timeout=10)
     try:
         return [json.loads(b) for (b,) in db.execute("SELECT body FROM docs WHERE kind = ? ORDER BY seq", (kind,))]

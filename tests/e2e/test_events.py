@@ -397,8 +397,9 @@ def test_basic_auth_and_dead_letter_on_4xx(server):
         st = target_states(server)[0]
         assert st["dead_letters"] == 1 and st["failures"] == 1
         # the operator's view, while the server runs
-        p = subprocess.run([BIN, "rules-status", "--data-dir", server.data_dir], capture_output=True, text=True,
-                           timeout=30)
+        p = subprocess.run([BIN, "rules-status", "--data-dir", server.data_dir]
+                           + (["--store", server.store_url] if server.store_url else []),
+                           capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, p.stderr
         status = json.loads(p.stdout)
         assert [(t["rule"], t["id"], t["dead_letters"], t["failures"]) for t in status["targets"]] == [("r", "http", 1, 1)]

@@ -142,6 +142,7 @@ def test_iam_records_global_and_secret_free(server):
     assert "Sup3r-secret-pw!" not in json.dumps(lp) and "password" not in lp["requestParameters"]
 
 
+@pytest.mark.sqlite_only
 def test_login_profile(server):
     iam = server.client("iam")
     iam.create_user(UserName="web")

@@ -18,6 +18,8 @@ OTHER = "222222222222"
 
 def create_account(server, account=None):
     args = [BIN, "account", "create", "--data-dir", server.data_dir]
+    if server.store_url:   # the PostgreSQL pass: the server's own database
+        args += ["--store", server.store_url]
     if account:
         args += ["--account-id", account]
     p = subprocess.run(args, capture_output=True, text=True, timeout=60)
@@ -48,7 +50,8 @@ def test_account_create(server):
     acct3, _, _, cp3 = create_account(server)
     assert len(acct3) == 12 and acct3.isdigit() and acct3 not in (ACCOUNT, OTHER)
     assert client(server, "sts", keys(cp3)).get_caller_identity()["Account"] == acct3
-    p = subprocess.run([BIN, "account", "create", "--data-dir", server.data_dir, "--account-id", "12"],
+    p = subprocess.run([BIN, "account", "create", "--data-dir", server.data_dir, "--account-id", "12"]
+                       + (["--store", server.store_url] if server.store_url else []),
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "12 digits" in p.stderr
 

@@ -94,6 +94,7 @@ def test_lookup_by_resource_type_pages_without_duplicates(server):
     assert set(ids) == want and len(want) >= 14
 
 
+@pytest.mark.sqlite_only
 def test_pruner_deletes_old_events_and_their_resources(make_server, tmp_path):
     data = tmp_path / "prune"
     s = make_server(args=["--retention-days", "1"], data_dir=data)
