@@ -36,6 +36,7 @@
 #include "events/events.h"
 #include "http/server.h"
 #include "s3/s3_store.h"
+#include "sns/sns.h"
 #include "iam/iam_account.h"
 #include "store/store.h"
 #include "util/gtutil.h"
@@ -237,6 +238,12 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "greentrail: EventBridge rules are not delivered: %s\n", err);
 
     int port = http_server_port(hs);
+    char sns_base[600];   /* SNS signed HTTP delivery (sns/sns_deliver.c) */
+    snprintf(sns_base, sizeof sns_base, "http://%s:%d", strcmp(cfg.listen_host, "0.0.0.0") == 0 ? "127.0.0.1" : cfg.listen_host, port);
+    sns_worker_opts so = {.st = st, .data_dir = cfg.data_dir, .base_url = sns_base};
+    sns_worker *sns = sns_worker_start(&so, err, sizeof err);
+    if (!sns)
+        fprintf(stderr, "greentrail: SNS messages are not delivered: %s\n", err);
     printf("greentrail %s listening on http://%s:%d\n", GT_VERSION, cfg.listen_host, port);
     if (strcmp(store_backend_name(st), "sqlite") == 0)
         printf("data dir: %s (store: SQLite WAL, greentrail.db)\n", cfg.data_dir);
@@ -267,6 +274,7 @@ static int cmd_serve(int argc, char **argv)
     pthread_join(pr.th, NULL);
     s3_store_close(s3s);
     ev_worker_stop(rules);
+    sns_worker_stop(sns);
     store_close(st);
     printf("greentrail: stopped\n");
     return 0;
