@@ -598,8 +598,8 @@ static gt_err h_subscribe(gt_call *c, store_txn *t)
     e = d ? enqueue(t, d, c->now_ms) : GT_E_NOMEM;
     json_decref(d);
     if (e == GT_OK)
-        c->output = json_pack("{s:O}", "SubscriptionArn",
-                              ret_arn ? json_object_get(doc, "SubscriptionArn") : json_string("pending confirmation"));
+        c->output = ret_arn ? json_pack("{s:O}", "SubscriptionArn", json_object_get(doc, "SubscriptionArn"))
+                            : json_pack("{s:s}", "SubscriptionArn", "pending confirmation");
     json_decref(doc);
     return e;
 }

@@ -24,6 +24,10 @@
  * kept. A message is lost only after that (logged to stderr). Delivery is
  * at least once: a crash after the POST and before the delete re-sends.
  *
+ * Several nodes sharing one store: the "sns-delivery" lease (60 s, taken
+ * when deliveries are due) lets one node deliver at a time; a pass longer
+ * than the lease may overlap another node's (at least once still holds).
+ *
  * Invariants: writes only in store_run jobs; no network inside a store
  * job; the thread is the only writer of existing delivery documents.
  */
@@ -52,6 +56,8 @@
 #define SNS_HTTP_TIMEOUT_MS 5000L
 #define SNS_BACKOFF_BASE_MS 1000
 #define SNS_BACKOFF_MAX_MS 20000
+#define SNS_LEASE "sns-delivery"
+#define SNS_LEASE_TTL_MS 60000
 
 struct sns_worker {
     sns_worker_opts o;
@@ -64,6 +70,7 @@ struct sns_worker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    bool leased;   /* this node took the delivery lease at least once */
 };
 
 static _Atomic(sns_worker *) g_worker;
@@ -409,10 +416,14 @@ static gt_err save_job(store_txn *t, void *ud)
 static void run_pass(sns_worker *w, CURL *h)
 {
     due_list l = {.now = gt_now_ms(), .arr = json_array()};
-    if (!l.arr || store_read(w->o.st, due_job, &l) != GT_OK || json_array_size(l.arr) == 0) {
+    /* several nodes on one PostgreSQL store: one delivers at a time (the
+     * lease is taken only when something is due, so an idle node writes nothing) */
+    if (!l.arr || store_read(w->o.st, due_job, &l) != GT_OK || json_array_size(l.arr) == 0 ||
+        store_lease_acquire(w->o.st, SNS_LEASE, store_node_id(w->o.st), SNS_LEASE_TTL_MS) != STORE_OK) {
         json_decref(l.arr);
         return;
     }
+    w->leased = true;
     size_t i;
     json_t *d;
     json_array_foreach(l.arr, i, d) {
@@ -506,6 +517,8 @@ void sns_worker_stop(sns_worker *w)
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->th, NULL);
+    if (w->leased)
+        store_lease_release(w->o.st, SNS_LEASE, store_node_id(w->o.st));
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     EVP_PKEY_free(w->key);

@@ -164,6 +164,10 @@ def test_pending_subscription_gets_nothing_and_confirm_api(server, rcv):
     assert e.value.response["Error"]["Code"] == "InvalidParameter"
     arn = sns.confirm_subscription(TopicArn=topic, Token=conf["Token"])["SubscriptionArn"]
     assert arn.startswith(topic + ":")
+    # subscribing the same endpoint again: the same subscription (ReturnSubscriptionArn shows it)
+    assert sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=rcv.url, ReturnSubscriptionArn=True)[
+        "SubscriptionArn"] == arn
+    assert len(sns.list_subscriptions()["Subscriptions"]) == 1
     sns.publish(TopicArn=topic, Message="late")
     wait_for(lambda: [m for _, m in messages(rcv, "Notification") if m["Message"] == "late"])
     sns.unsubscribe(SubscriptionArn=arn)
@@ -189,7 +193,7 @@ def test_receiver_down_then_back_and_restart(make_server, tmp_path):
     time.sleep(0.5)
     s.stop()
     rcv.start()
-    s2 = make_server(data_dir=data)
+    s2 = make_server(data_dir=data, args=["--store", s.store_url] if s.store_url else [])   # same store on PostgreSQL
     _, m2 = wait_for(lambda: ([x for x in messages(rcv, "Notification") if x[1]["MessageId"] == mid2] or [None])[0],
                      timeout=30)
     assert m2["Message"] == "two" and verify(m2)   # the certificate survives the restart
