@@ -74,8 +74,9 @@ sns_worker *sns_worker_start(const sns_worker_opts *o, char *err, size_t errcap)
 /* Stop (after the delivery in progress) and free. NULL is a no-op. */
 void sns_worker_stop(sns_worker *w);
 
-/* Is req an unauthenticated SNS URL: GET /sns/<cert>.pem, or the
- * SubscribeURL / UnsubscribeURL (/sns/?Action=...)? */
+/* Is req an unauthenticated SNS URL: an unsigned GET of
+ * /sns/SimpleNotificationService-<id>.pem, or of the SubscribeURL /
+ * UnsubscribeURL (/sns/?Action=...)? */
 bool sns_http_wants(const http_req *req);
 /* Answer such a request (out as gt_dispatch fills it). */
 void sns_http_handle(const http_req *req, http_resp *out);

@@ -528,10 +528,21 @@ void sns_worker_stop(sns_worker *w)
 
 /* ---------------------------------------------------------------- unauthenticated URLs */
 
+/* Narrow on purpose: a path-style S3 request for a bucket named "sns" is
+ * signed (Authorization header, or a presigned URL's Signature) and stays
+ * with the API. */
 bool sns_http_wants(const http_req *req)
 {
-    return strcmp(req->method, "GET") == 0 && req->path_len >= 4 && strncmp(req->path, "/sns", 4) == 0 &&
-           (req->path_len == 4 || req->path[4] == '/');
+    static const char cert_pfx[] = "/sns/SimpleNotificationService-";
+    size_t n;
+    if (strcmp(req->method, "GET") != 0 || http_req_header(req, "Authorization", &n) ||
+        memmem(req->query, req->query_len, "Signature", 9))   /* presigned: X-Amz-Signature, SigV2 */
+        return false;
+    if (req->path_len > sizeof cert_pfx - 1 && strncmp(req->path, cert_pfx, sizeof cert_pfx - 1) == 0)
+        return true;
+    bool root = (req->path_len == 4 && strncmp(req->path, "/sns", 4) == 0) ||
+                (req->path_len == 5 && strncmp(req->path, "/sns/", 5) == 0);
+    return root && memmem(req->query, req->query_len, "Action=", 7) != NULL;
 }
 
 static void answer(http_resp *out, int status, const char *ctype, char *body)

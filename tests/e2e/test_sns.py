@@ -5,6 +5,7 @@ without loss, trail log-file notifications and EventBridge SNS targets."""
 import base64
 import json
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -259,3 +260,26 @@ def test_eventbridge_sns_target(make_server, rcv):
     assert event["source"] == "aws.greengrass" and event["detail"]["eventName"] == "CreateGroup"
     assert event["detail"]["responseElements"]["Id"] == gid or gid in m["Message"]
     assert verify(m)
+
+
+def test_s3_bucket_named_sns_is_not_captured(server):
+    """The unauthenticated /sns/ URLs must not take signed S3 requests for a bucket named "sns"."""
+    from trail_util import s3
+    c = s3(server)
+    c.create_bucket(Bucket="sns")
+    c.put_object(Bucket="sns", Key="SimpleNotificationService-x.pem", Body=b"data")
+    assert c.get_object(Bucket="sns", Key="SimpleNotificationService-x.pem")["Body"].read() == b"data"
+    assert [o["Key"] for o in c.list_objects_v2(Bucket="sns")["Contents"]] == ["SimpleNotificationService-x.pem"]
+    import boto3
+    import botocore.config
+    ak, sk = server.key()
+    pre = boto3.client("s3", endpoint_url=server.url, region_name=REGION, aws_access_key_id=ak,
+                       aws_secret_access_key=sk,
+                       config=botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    url = pre.generate_presigned_url("get_object", Params={"Bucket": "sns", "Key": "SimpleNotificationService-x.pem"})
+    with urllib.request.urlopen(url, timeout=5) as r:
+        assert r.read() == b"data"
+    # an unknown certificate id is not served
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(server.url + "/sns/SimpleNotificationService-0000.pem", timeout=5)
+    assert e.value.code == 404
