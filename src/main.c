@@ -36,6 +36,7 @@
 #include "events/events.h"
 #include "http/server.h"
 #include "s3/s3_store.h"
+#include "sns/sns.h"
 #include "iam/iam_account.h"
 #include "store/store.h"
 #include "util/gtutil.h"
@@ -45,6 +46,19 @@
 typedef struct key_ctx {
     unsigned char *key;
 } key_ctx;
+
+/* SNS delivery (sns/sns_deliver.c): its URLs name this server's address. */
+static sns_worker *start_sns(const gt_config *cfg, store *st, int port)
+{
+    char base[600], err[512];
+    snprintf(base, sizeof base, "http://%s:%d", strcmp(cfg->listen_host, "0.0.0.0") == 0 ? "127.0.0.1" : cfg->listen_host,
+             port);
+    sns_worker_opts so = {.st = st, .data_dir = cfg->data_dir, .base_url = base};
+    sns_worker *w = sns_worker_start(&so, err, sizeof err);
+    if (!w)
+        fprintf(stderr, "greentrail: SNS messages are not delivered: %s\n", err);
+    return w;
+}
 
 static gt_err token_key_job(store_txn *t, void *ud)
 {
@@ -205,10 +219,13 @@ static int cmd_serve(int argc, char **argv)
         .dispatch = {.max_skew_seconds = cfg.max_skew_seconds, .clock_offset_ms = offset},
         .console = con,
     };
+    /* SNS first (its signing certificate must be served from the first request on) */
+    sns_worker *sns = cfg.listen_port > 0 ? start_sns(&cfg, st, cfg.listen_port) : NULL;
     http_server *hs = http_server_start(&ho, err, sizeof err);
     if (!hs) {
         fprintf(stderr, "greentrail: %s\n", err);
         console_free(con);
+        sns_worker_stop(sns);
         store_close(st);
         return 1;
     }
@@ -237,6 +254,8 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "greentrail: EventBridge rules are not delivered: %s\n", err);
 
     int port = http_server_port(hs);
+    if (!sns)
+        sns = start_sns(&cfg, st, port);
     printf("greentrail %s listening on http://%s:%d\n", GT_VERSION, cfg.listen_host, port);
     if (strcmp(store_backend_name(st), "sqlite") == 0)
         printf("data dir: %s (store: SQLite WAL, greentrail.db)\n", cfg.data_dir);
@@ -267,6 +286,7 @@ static int cmd_serve(int argc, char **argv)
     pthread_join(pr.th, NULL);
     s3_store_close(s3s);
     ev_worker_stop(rules);
+    sns_worker_stop(sns);
     store_close(st);
     printf("greentrail: stopped\n");
     return 0;

@@ -12,6 +12,7 @@ extern const gt_service s3_service;
 extern const gt_service ev_service;
 extern const gt_service iam_service;
 extern const gt_service sts_service;
+extern const gt_service sns_service;
 
 static const gt_service *const services[] = {
     &gg_service,
@@ -20,6 +21,7 @@ static const gt_service *const services[] = {
     &ev_service,
     &iam_service,
     &sts_service,
+    &sns_service,
 };
 
 const gt_service *gt_service_for(const char *signing_name)

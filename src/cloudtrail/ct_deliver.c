@@ -42,6 +42,7 @@
  *    ended, so digest keys (named by end time) never collide.
  */
 #include "cloudtrail/ct_deliver.h"
+#include "sns/sns.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -617,6 +618,7 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
         size_t i;
         json_t *lf;
         json_array_foreach(delivered, i, lf) {
+            sns_notify_trail_file(d->o.st, trail, jstr(lf, "s3Bucket"), jstr(lf, "s3Object"));   /* SNS (§4.1) */
             json_object_set_new(state, "LatestDeliveryTime", json_integer(now_ms));
             json_object_del(state, "LatestDeliveryError");
             if (validation) {

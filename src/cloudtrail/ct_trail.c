@@ -41,6 +41,7 @@
 
 #include "cloudtrail/ct_digest.h"
 #include "s3/s3_store.h"
+#include "sns/sns.h"
 #include "util/gtutil.h"
 
 #define CT_MAX_TRAILS_PER_REGION 5
@@ -703,6 +704,9 @@ static gt_err ct_create_trail(gt_call *c, store_txn *t)
     if ((e = ct_check_bucket(c, bucket ? bucket : "", prefix, arn)) != GT_OK)
         return e;
     const char *sns = ct_in_str_nonempty(c, "SnsTopicName");
+    char snsmsg[512];   /* the topic must exist and let CloudTrail publish (sns/sns.c) */
+    if (sns && (e = sns_check_trail_topic(t, c->account, c->region, sns, snsmsg, sizeof snsmsg)) != GT_OK)
+        return gt_call_fail(c, e, "%s", snsmsg);
 
     char uid[37];
     gt_uuid4(uid);
@@ -771,6 +775,11 @@ static gt_err ct_update_trail(gt_call *c, store_txn *t)
     }
     if ((v = json_object_get(c->input, "SnsTopicName"))) {
         const char *sns = json_string_value(v);
+        char snsmsg[512];   /* the topic must exist and let CloudTrail publish (sns/sns.c) */
+        if (sns && *sns && (e = sns_check_trail_topic(t, c->account, c->region, sns, snsmsg, sizeof snsmsg)) != GT_OK) {
+            gt_call_fail(c, e, "%s", snsmsg);
+            goto out;
+        }
         if (sns && *sns) {
             char sarn[512];
             if (strncmp(sns, "arn:", 4) == 0)

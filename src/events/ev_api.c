@@ -411,8 +411,7 @@ static const char *target_problem(gt_call *c, store_txn *t, const json_t *tg, co
             return "InputTransformer InputPathsMap keys must not start with \"aws.\".";
     }
     if (strncmp(arn, "arn:aws:sns:", 12) == 0)
-        return "SNS targets are not supported by greentrail yet (SNS is not built): use an API destination or a "
-               "file target.";
+        return NULL;   /* SNS topics (sns/sns.c); like AWS, the topic's existence is not checked here */
     if (ev_file_target(arn, &rel))
         return NULL;
     if (strncmp(arn, EV_FILE_ARN_PREFIX, strlen(EV_FILE_ARN_PREFIX)) == 0)
@@ -423,7 +422,7 @@ static const char *target_problem(gt_call *c, store_txn *t, const json_t *tg, co
         *code = "ResourceNotFoundException";
         return "API destination does not exist.";
     }
-    return "Target type is not supported by greentrail: targets may be API destinations or "
+    return "Target type is not supported by greentrail: targets may be SNS topics, API destinations or "
            "arn:aws:greentrail:::file/<path>.";
 }
 

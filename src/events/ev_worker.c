@@ -52,6 +52,7 @@
 
 #include "events/pattern.h"
 #include "events/transform.h"
+#include "sns/sns.h"
 #include "util/gtutil.h"
 
 #define SCAN_BATCH 256
@@ -464,6 +465,11 @@ static int deliver_body(ev_worker *w, const tgt *g, const char *body, char *err,
         return deliver_file(w, rel, body, err, errcap);
     if (g->dest)
         return deliver_http(g, body, err, errcap);
+    if (arn && strncmp(arn, "arn:aws:sns:", 12) == 0) {   /* SNS topic target (sns/sns.c) */
+        gt_err e = sns_publish_internal(w->o.st, g->account, g->region, arn, NULL, body);
+        snprintf(err, errcap, "SNS Publish to %.300s: %s", arn, e == GT_OK ? "ok" : gt_err_code(e));
+        return e == GT_OK ? 0 : 1;
+    }
     snprintf(err, errcap, "target %.300s cannot be delivered (unsupported or missing destination)", arn ? arn : "");
     return 1;
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sns/sns.h"
 #include "util/gtutil.h"
 
 #define HTTP_MAX_HEADERS 128
@@ -243,7 +244,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     /* The web console (src/console) owns /console and /console/...: it
      * authenticates by session cookie, not SigV4, so it is routed before
      * gt_dispatch (SigV4-signed requests still go to the API). */
-    if (s->o.console && console_wants(&req))
+    if (sns_http_wants(&req))   /* SNS signing certificate, SubscribeURL, UnsubscribeURL (sns/sns_deliver.c) */
+        sns_http_handle(&req, &out);
+    else if (s->o.console && console_wants(&req))
         console_handle(s->o.console, &req, &out);
     else
         gt_dispatch(s->o.ctx, &s->o.dispatch, &req, &out);
