@@ -644,6 +644,33 @@ bool iam_check_password(store_txn *t, const char *account, const char *user, con
     return ok;
 }
 
+gt_err iam_console_user(store_txn *t, const char *account, const char *user, const char *password,
+                        auth_principal *out, bool *known)
+{
+    memset(out, 0, sizeof *out);
+    *known = false;
+    json_t *doc = load(t, account, "iam.user", user);
+    json_t *u = json_object_get(doc, "User");
+    const char *id = json_string_value(json_object_get(u, "UserId"));
+    const char *arn = json_string_value(json_object_get(u, "Arn"));
+    bool has_profile = json_object_get(doc, "LoginProfile") != NULL;
+    if (id && arn) {
+        *known = true;
+        gt_strlcpy(out->type, "IAMUser", sizeof out->type);
+        gt_strlcpy(out->principal_id, id, sizeof out->principal_id);
+        gt_strlcpy(out->arn, arn, sizeof out->arn);
+        gt_strlcpy(out->account_id, account, sizeof out->account_id);
+        gt_strlcpy(out->user_name, user, sizeof out->user_name);
+        out->active = true;
+    }
+    json_decref(doc);
+    if (!*known || !has_profile)
+        return GT_E_UNRECOGNIZED_CLIENT;
+    if (password && !iam_check_password(t, account, user, password))
+        return GT_E_UNRECOGNIZED_CLIENT;
+    return GT_OK;
+}
+
 /* Store a new password hash in lp (salted scrypt). */
 static gt_err set_password(json_t *lp, const char *pw)
 {
