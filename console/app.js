@@ -191,13 +191,13 @@ function renderSignIn(message, isError) {
   // Two methods: an IAM user's console password (account + user name +
   // password, as AWS's IAM sign-in page) or an access key pair.
   let method = localStorage.getItem("gt.signinMethod") === "password" ? "password" : "accessKey";
-  const acct = h("input", { id: "account", name: "account", autocomplete: "organization", required: true, spellcheck: "false", inputmode: "numeric", placeholder: "123456789012", value: localStorage.getItem("gt.account") || "" });
+  const acct = h("input", { id: "account", name: "account", autocomplete: "organization", required: true, spellcheck: "false", placeholder: "123456789012 or my-alias", value: localStorage.getItem("gt.account") || "" });
   const user = h("input", { id: "username", name: "userName", autocomplete: "username", required: true, spellcheck: "false" });
   const pw = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
   const akid = h("input", { id: "akid", name: "accessKeyId", autocomplete: "username", required: true, spellcheck: "false", placeholder: "AKIA…" });
   const secret = h("input", { id: "secret", name: "secretAccessKey", type: "password", autocomplete: "current-password", required: true });
   const pwFields = h("div", { class: "signin-fields", id: "signin-password" },
-    h("label", { class: "field" }, "Account ID", acct),
+    h("label", { class: "field" }, "Account ID or alias", acct),
     h("label", { class: "field" }, "IAM user name", user),
     h("label", { class: "field" }, "Password", pw));
   const keyFields = h("div", { class: "signin-fields", id: "signin-accesskey" },

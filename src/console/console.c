@@ -361,6 +361,8 @@ static gt_err authn_access_key(const gt_server_ctx *ctx, const json_t *body, aut
 
 typedef struct pw_job {
     const char *account, *user, *password;   /* password NULL: only re-check the user */
+    const char *alias;                        /* non-NULL: look the account up by its alias */
+    char alias_account[16];
     auth_principal *who;
     bool known_user, known_account;
 } pw_job;
@@ -375,6 +377,11 @@ static int any_cb(void *ud, int64_t seq, const char *id, const char *body)
 static gt_err pw_check_job(store_txn *t, void *ud)
 {
     pw_job *j = ud;
+    if (j->alias) {   /* "account ID or alias": an alias names its account */
+        if (!iam_alias_account(t, j->alias, j->alias_account))
+            return GT_E_UNRECOGNIZED_CLIENT;
+        j->account = j->alias_account;
+    }
     gt_err e = iam_console_user(t, j->account, j->user, j->password, j->who, &j->known_user);
     j->known_account = j->known_user;
     if (!j->known_account &&
@@ -383,8 +390,8 @@ static gt_err pw_check_job(store_txn *t, void *ud)
     return e;
 }
 
-/* "password": {account (12-digit id), userName, password}, as AWS's IAM
- * user sign-in page. The user needs a login profile (CreateLoginProfile).
+/* "password": {account (12-digit id or the account's alias), userName,
+ * password}, as AWS's IAM user sign-in page. The user needs a login profile (CreateLoginProfile).
  * A wrong password of a known user names that user in the failed
  * ConsoleLogin record; an unknown user name in a known account is recorded
  * as CONSOLE_HIDDEN_USER; an unknown account is not recorded anywhere. */
@@ -394,11 +401,13 @@ static gt_err authn_password(const gt_server_ctx *ctx, const json_t *body, auth_
     const char *user = json_string_value(json_object_get(body, "userName"));
     const char *pw = json_string_value(json_object_get(body, "password"));
     memset(who, 0, sizeof *who);
-    if (!acct || !user || !pw || strlen(acct) != 12 || strspn(acct, "0123456789") != 12 || !*user ||
-        strlen(user) > 64 || !*pw || strlen(pw) > 128)
+    size_t al = acct ? strlen(acct) : 0;
+    if (!acct || !user || !pw || al < 3 || al > 63 || !*user || strlen(user) > 64 || !*pw || strlen(pw) > 128)
         return GT_E_CONSOLE_BAD_CREDENTIALS;
-    pw_job j = {.account = acct, .user = user, .password = pw, .who = who};
+    bool by_id = al == 12 && strspn(acct, "0123456789") == 12;
+    pw_job j = {.account = acct, .alias = by_id ? NULL : acct, .user = user, .password = pw, .who = who};
     gt_err e = store_read(ctx->st, pw_check_job, &j);
+    acct = j.account;   /* the account id, also when signed in by alias */
     if (e == GT_OK)
         return GT_OK;
     if (e != GT_E_UNRECOGNIZED_CLIENT)

@@ -49,6 +49,10 @@ bool iam_check_password(store_txn *t, const char *account, const char *user, con
 gt_err iam_console_user(store_txn *t, const char *account, const char *user, const char *password,
                         auth_principal *out, bool *known);
 
+/* The account id (12 digits + NUL into out) whose account alias is
+ * `alias` (CreateAccountAlias); false when none. Works in store_read jobs. */
+bool iam_alias_account(store_txn *t, const char *alias, char out[16]);
+
 /* Percent-encode s for IAM's policy document response fields (RFC 3986
  * unreserved kept). malloc'd, or NULL. */
 char *iam_url_encode(const char *s);

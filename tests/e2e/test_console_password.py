@@ -6,6 +6,8 @@ name shows as HIDDEN_DUE_TO_SECURITY_REASONS); the console's calls run as
 that IAM user, so its policies apply."""
 import json
 
+import pytest
+
 from test_console import Console, set_cookie
 
 ACCOUNT = "123456789012"
@@ -123,3 +125,51 @@ def test_password_change_takes_effect(server):
     c = Console(server)
     assert pw_signin(c, "erin").status == 401
     assert pw_signin(c, "erin", password="An0ther-Passw0rd").status == 200
+
+
+def test_signin_by_account_alias(server):
+    """IAM account aliases (Create/List/DeleteAccountAlias): one per account,
+    unique across accounts; the console's sign-in takes the alias in place
+    of the account id, as AWS's sign-in page does."""
+    from botocore.exceptions import ClientError
+    from test_iam_accounts import create_account, keys
+    from iam_util import client
+    iam = make_user(server, "frank", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+    assert iam.list_account_aliases()["AccountAliases"] == []
+    for bad in ("-abc", "abc-", "a--b", "Upper-case", "123456789012"):   # (botocore itself refuses < 3)
+        with pytest.raises(ClientError) as e:
+            iam.create_account_alias(AccountAlias=bad)
+        assert e.value.response["Error"]["Code"] == "ValidationError", bad
+    iam.create_account_alias(AccountAlias="plant-seven")
+    assert iam.list_account_aliases()["AccountAliases"] == ["plant-seven"]
+    c = Console(server)
+    r = pw_signin(c, "frank", account="plant-seven")
+    assert r.status == 200, r.text
+    assert r.json["user"]["accountId"] == ACCOUNT and r.json["user"]["userName"] == "frank"
+    assert c.call("greengrass", "ListGroups").status == 200
+    # an unknown alias is a failed sign-in with nothing to record
+    assert pw_signin(Console(server), "frank", account="no-such-alias").status == 401
+    # another account cannot take the alias; a new alias replaces the old one
+    _, _, _, cp = create_account(server, "222222222222")
+    other = client(server, "iam", keys(cp))
+    with pytest.raises(ClientError) as e:
+        other.create_account_alias(AccountAlias="plant-seven")
+    assert e.value.response["Error"]["Code"] == "EntityAlreadyExists"
+    iam.create_account_alias(AccountAlias="plant-eight")
+    assert iam.list_account_aliases()["AccountAliases"] == ["plant-eight"]
+    other.create_account_alias(AccountAlias="plant-seven")   # free again
+    assert pw_signin(Console(server), "frank", account="plant-seven").status == 401
+    assert pw_signin(Console(server), "frank", account="plant-eight").status == 200
+    with pytest.raises(ClientError) as e:
+        iam.delete_account_alias(AccountAlias="plant-seven")
+    assert e.value.response["Error"]["Code"] == "NoSuchEntity"
+    iam.delete_account_alias(AccountAlias="plant-eight")
+    assert iam.list_account_aliases()["AccountAliases"] == []
+    assert pw_signin(Console(server), "frank", account="plant-eight").status == 401
+    outcomes = [(x["userIdentity"].get("userName"), x["responseElements"]["ConsoleLogin"])
+                for x in server.records("ConsoleLogin")]
+    assert sorted(outcomes) == [("frank", "Success"), ("frank", "Success")]
+    # the alias calls are recorded as IAM management events
+    bad, ok = sorted(server.records("DeleteAccountAlias"), key=lambda x: "errorCode" in x, reverse=True)
+    assert bad["errorCode"] == "NoSuchEntity" and "errorCode" not in ok
+    assert ok["eventSource"] == "iam.amazonaws.com" and ok["requestParameters"] == {"accountAlias": "plant-eight"}
