@@ -20,6 +20,8 @@ def create_account(server, account=None):
     args = [BIN, "account", "create", "--data-dir", server.data_dir]
     if account:
         args += ["--account-id", account]
+    if server.store_url:   # the PostgreSQL pass: the server's store
+        args += ["--store", server.store_url]
     p = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     acct = account or p.stdout.split()[2].rstrip(";")
