@@ -188,29 +188,64 @@ function signedOut(message) {
 
 function renderSignIn(message, isError) {
   const err = h("div", { class: isError ? "alert" : "notice", role: "alert", id: "signin-message", hidden: !message }, message || "");
+  // Two methods: an IAM user's console password (account + user name +
+  // password, as AWS's IAM sign-in page) or an access key pair.
+  let method = localStorage.getItem("gt.signinMethod") === "password" ? "password" : "accessKey";
+  const acct = h("input", { id: "account", name: "account", autocomplete: "organization", required: true, spellcheck: "false", placeholder: "123456789012 or my-alias", value: localStorage.getItem("gt.account") || "" });
+  const user = h("input", { id: "username", name: "userName", autocomplete: "username", required: true, spellcheck: "false" });
+  const pw = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
   const akid = h("input", { id: "akid", name: "accessKeyId", autocomplete: "username", required: true, spellcheck: "false", placeholder: "AKIA…" });
   const secret = h("input", { id: "secret", name: "secretAccessKey", type: "password", autocomplete: "current-password", required: true });
+  const pwFields = h("div", { class: "signin-fields", id: "signin-password" },
+    h("label", { class: "field" }, "Account ID or alias", acct),
+    h("label", { class: "field" }, "IAM user name", user),
+    h("label", { class: "field" }, "Password", pw));
+  const keyFields = h("div", { class: "signin-fields", id: "signin-accesskey" },
+    h("label", { class: "field" }, "Access key ID", akid),
+    h("label", { class: "field" }, "Secret access key", secret));
+  const intro = h("p", { class: "muted tight" });
+  const toggle = h("button", { class: "btn btn-link", type: "button", id: "signin-toggle" });
+  const show = () => {
+    const isPw = method === "password";
+    pwFields.hidden = !isPw; keyFields.hidden = isPw;
+    for (const i of [acct, user, pw]) i.disabled = !isPw;
+    for (const i of [akid, secret]) i.disabled = isPw;
+    intro.textContent = isPw ? "Sign in as an IAM user with the console password an administrator set for you (its login profile)."
+      : "Use an access key pair of an IAM user or of the account root.";
+    toggle.textContent = isPw ? "Sign in with an access key instead" : "Sign in with an IAM user name and password instead";
+  };
+  toggle.addEventListener("click", () => {
+    method = method === "password" ? "accessKey" : "password";
+    localStorage.setItem("gt.signinMethod", method);
+    show();
+    (method === "password" ? (acct.value ? user : acct) : akid).focus();
+  });
   const btn = h("button", { class: "btn btn-primary", type: "submit", id: "signin-btn" }, "Sign in");
   const form = h("form", { class: "panel-body", novalidate: true },
     h("h1", {}, "Sign in"),
-    h("p", { class: "muted tight" }, "Use an access key pair of an IAM user or of the account root."),
+    intro,
     err,
-    h("label", { class: "field" }, "Access key ID", akid),
-    h("label", { class: "field" }, "Secret access key", secret),
+    pwFields,
+    keyFields,
     btn,
-    h("p", { class: "hint" }, "The secret is checked once and never stored in the browser. Sessions end after the server's configured lifetime or when you sign out."));
+    toggle,
+    h("p", { class: "hint" }, "Credentials are checked once and never stored in the browser. Sessions end after the server's configured lifetime or when you sign out."));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     btn.disabled = true;
     try {
-      const r = await post("api/signin", { method: "accessKey", accessKeyId: akid.value.trim(), secretAccessKey: secret.value });
-      secret.value = "";
+      const body = method === "password"
+        ? { method: "password", account: acct.value.trim(), userName: user.value.trim(), password: pw.value }
+        : { method: "accessKey", accessKeyId: akid.value.trim(), secretAccessKey: secret.value };
+      const r = await post("api/signin", body);
+      secret.value = ""; pw.value = "";
       if (!r.ok) {
         const e = await parseError(r);
         err.className = "alert"; err.hidden = false;
         err.textContent = e.status === 429 ? `${e.message} (retry in ${r.headers.get("Retry-After") || "a few"} s)` : e.message || e.code;
         return;
       }
+      if (method === "password") localStorage.setItem("gt.account", acct.value.trim());
       signedIn(await r.json());
       if (!location.hash || location.hash === "#/") location.hash = "#/events";
       route();
@@ -218,8 +253,9 @@ function renderSignIn(message, isError) {
       err.className = "alert"; err.hidden = false; err.textContent = `Cannot reach the server: ${e.message}`;
     } finally { btn.disabled = false; }
   });
+  show();
   mount(h("div", { class: "signin" }, h("div", { class: "signin-brand" }, "greentrail"), h("div", { class: "panel" }, form)));
-  akid.focus();
+  (method === "password" ? (acct.value ? user : acct) : akid).focus();
 }
 
 async function signOut() {

@@ -434,6 +434,41 @@ static auth_decision eval_doc(const json_t *doc, const auth_req_ctx *r, const ch
     return d;
 }
 
+auth_decision auth_resource_policy_eval(const json_t *doc, const auth_req_ctx *r, const char *principal_arn,
+                                        const char *principal_account, const char *service)
+{
+    const json_t *sts = json_object_get(doc, "Statement");
+    size_t n = json_is_array(sts) ? json_array_size(sts) : (json_is_object(sts) ? 1 : 0);
+    auth_decision d = AUTH_IMPLICIT_DENY;
+    char root[64];
+    snprintf(root, sizeof root, "arn:aws:iam::%s:root", principal_account ? principal_account : "");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *st = json_is_array(sts) ? json_array_get(sts, i) : sts;
+        const json_t *p = json_object_get(st, "Principal");
+        bool named = false;
+        if (json_is_string(p)) {
+            named = strcmp(json_string_value(p), "*") == 0;
+        } else if (json_is_object(p)) {
+            const json_t *aws = json_object_get(p, "AWS");
+            const json_t *svc = json_object_get(p, "Service");
+            /* a service principal is named by its own name, or by
+             * {"AWS": "*"}, which AWS treats as "*" */
+            named = service ? (svc && any_match(svc, service, true, NULL)) || (aws && any_match(aws, "*", false, NULL))
+                            : aws && ((principal_arn && any_match(aws, principal_arn, false, NULL)) ||
+                                      (principal_account && (any_match(aws, principal_account, false, NULL) ||
+                                                             any_match(aws, root, false, NULL))));
+        }
+        if (!named || !stmt_applies(st, r, false))
+            continue;
+        const char *eff = json_string_value(json_object_get(st, "Effect"));
+        if (eff && strcmp(eff, "Deny") == 0)
+            return AUTH_EXPLICIT_DENY;
+        if (eff && strcmp(eff, "Allow") == 0)
+            d = AUTH_ALLOW;
+    }
+    return d;
+}
+
 auth_decision auth_policy_eval(const json_t *doc, const auth_req_ctx *r)
 {
     return eval_doc(doc, r, NULL, NULL, NULL);

@@ -50,6 +50,18 @@ bool auth_policy_valid(const char *text, bool trust, char *msg, size_t msgcap);
 /* Decision of one identity policy document (parsed) for r. */
 auth_decision auth_policy_eval(const json_t *doc, const auth_req_ctx *r);
 
+/* Decision of a resource-based policy (an S3 bucket policy) for r. A
+ * statement counts when its Principal names the caller: "*"; or, for a
+ * service caller (service non-NULL, e.g. "cloudtrail.amazonaws.com"),
+ * {"Service": service} or {"AWS": "*"}; else {"AWS": ...} matching principal_arn,
+ * principal_account or "arn:aws:iam::<principal_account>:root" (glob
+ * patterns allowed, so "*" names every account's principals).
+ * NotPrincipal is not supported: such statements never count. Then
+ * Action, Resource and Condition as in identity policies (r->extra for
+ * keys such as aws:SourceArn). Explicit Deny > Allow > implicit deny. */
+auth_decision auth_resource_policy_eval(const json_t *doc, const auth_req_ctx *r, const char *principal_arn,
+                                        const char *principal_account, const char *service);
+
 /* Decision of a trust policy for a caller. kind is "AWS" or "Federated";
  * principal the caller's ARN (AWS: also matched by its account id or
  * "arn:aws:iam::ACCT:root") or the provider ARN (Federated). */

@@ -34,11 +34,11 @@
 #include "cloudtrail/ct_trail.h"
 
 #include <ctype.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/policy.h"
 #include "cloudtrail/ct_digest.h"
 #include "s3/s3_store.h"
 #include "sns/sns.h"
@@ -296,123 +296,30 @@ static json_t *ct_settings_out(const json_t *tr)
 
 /* ---------------------------------------------------------------- bucket policy */
 
-static bool ct_json_has(const json_t *v, bool (*pred)(const char *, const void *), const void *arg)
-{
-    if (json_is_string(v))
-        return pred(json_string_value(v), arg);
-    size_t i;
-    json_t *e;
-    json_array_foreach(v, i, e) {
-        if (json_is_string(e) && pred(json_string_value(e), arg))
-            return true;
-    }
-    return false;
-}
-
-static bool ct_pred_principal(const char *s, const void *arg)
-{
-    return strcmp(s, "*") == 0 || strcmp(s, (const char *)arg) == 0;
-}
-
-static bool ct_pred_action(const char *pat, const void *arg)
-{
-    return fnmatch(pat, (const char *)arg, FNM_CASEFOLD) == 0;
-}
-
-static bool ct_pred_glob(const char *pat, const void *arg)
-{
-    return fnmatch(pat, (const char *)arg, 0) == 0;
-}
-
-static bool ct_pred_equals(const char *s, const void *arg)
-{
-    return strcmp(s, (const char *)arg) == 0;
-}
-
-typedef struct ct_policy_ctx {
-    const char *account, *trail_arn;
-} ct_policy_ctx;
-
-/* Every condition of the statement holds for CloudTrail's PutObject. */
-static bool ct_conditions_hold(const json_t *cond, const ct_policy_ctx *pc)
-{
-    const char *op;
-    json_t *keys;
-    json_object_foreach((json_t *)cond, op, keys) {
-        bool like = strcmp(op, "StringLike") == 0 || strcmp(op, "ArnLike") == 0;
-        bool eq = strcmp(op, "StringEquals") == 0 || strcmp(op, "ArnEquals") == 0;
-        if (!like && !eq)
-            return false;   /* unknown operator: cannot be shown to hold */
-        const char *key;
-        json_t *vals;
-        json_object_foreach(keys, key, vals) {
-            const char *actual = NULL;
-            if (strcasecmp(key, "aws:SourceArn") == 0)
-                actual = pc->trail_arn;
-            else if (strcasecmp(key, "aws:SourceAccount") == 0)
-                actual = pc->account;
-            else if (strcasecmp(key, "s3:x-amz-acl") == 0)
-                actual = "bucket-owner-full-control";
-            if (!actual || !ct_json_has(vals, like ? ct_pred_glob : ct_pred_equals, actual))
-                return false;
-        }
-    }
-    return true;
-}
-
-static bool ct_statement_matches(const json_t *st, const char *resource, const ct_policy_ctx *pc)
-{
-    json_t *pr = json_object_get(st, "Principal");
-    bool principal = false;
-    if (json_is_string(pr))
-        principal = strcmp(json_string_value(pr), "*") == 0;
-    else if (json_is_object(pr))
-        principal = ct_json_has(json_object_get(pr, "Service"), ct_pred_principal, "cloudtrail.amazonaws.com") ||
-                    ct_json_has(json_object_get(pr, "AWS"), ct_pred_equals, "*");
-    if (!principal || !ct_json_has(json_object_get(st, "Action"), ct_pred_action, "s3:PutObject") ||
-        !ct_json_has(json_object_get(st, "Resource"), ct_pred_glob, resource))
-        return false;
-    json_t *cond = json_object_get(st, "Condition");
-    return !cond || ct_conditions_hold(cond, pc);
-}
-
 bool ct_trail_policy_allows(const char *policy, const char *bucket, const char *prefix,
                             const char *account, const char *trail_arn)
 {
-    if (!policy)
+    json_t *p = policy ? json_loads(policy, 0, NULL) : NULL;
+    if (!p)
         return false;
-    json_t *p = json_loads(policy, 0, NULL);
-    json_t *sts = json_object_get(p, "Statement");
-    if (json_is_object(sts)) {
-        json_t *one = json_array();
-        json_array_append(one, sts);
-        sts = one;
-    } else {
-        json_incref(sts);
-    }
-    ct_policy_ctx pc = {account, trail_arn};
-    bool ok = true;
+    /* CloudTrail's PutObject as the service principal, evaluated by the
+     * same evaluator S3 uses for every bucket-policy decision (auth/policy.c):
+     * its condition keys are the trail (aws:SourceArn), the trail's
+     * account (aws:SourceAccount) and the ACL it sends. */
+    json_t *extra = json_pack("{s:s, s:s, s:s}", "aws:sourcearn", trail_arn ? trail_arn : "", "aws:sourceaccount",
+                              account, "s3:x-amz-acl", "bucket-owner-full-control");
+    auth_req_ctx r = {.action = "s3:PutObject", .now_ms = gt_now_ms(), .extra = extra};
+    bool ok = extra != NULL;
     /* both folders CloudTrail writes must be allowed */
     const char *folders[] = {"CloudTrail", "CloudTrail-Digest"};
     for (size_t f = 0; f < 2 && ok; f++) {
         char res[1024];
         snprintf(res, sizeof res, "arn:aws:s3:::%s/%s%sAWSLogs/%s/%s/x", bucket, prefix ? prefix : "",
                  prefix && *prefix ? "/" : "", account, folders[f]);
-        bool allow = false, deny = false;
-        size_t i;
-        json_t *st;
-        json_array_foreach(sts, i, st) {
-            const char *eff = ct_jstr(st, "Effect");
-            if (!eff || !ct_statement_matches(st, res, &pc))
-                continue;
-            if (strcmp(eff, "Allow") == 0)
-                allow = true;
-            else if (strcmp(eff, "Deny") == 0)
-                deny = true;
-        }
-        ok = allow && !deny;
+        r.resource = res;
+        ok = auth_resource_policy_eval(p, &r, NULL, NULL, "cloudtrail.amazonaws.com") == AUTH_ALLOW;
     }
-    json_decref(sts);
+    json_decref(extra);
     json_decref(p);
     return ok;
 }

@@ -17,14 +17,17 @@
  *   POST /console/api/call      (CSRF) {service, operation, input, region?}
  *        -> the service's own response (status, body, x-amzn-ErrorType)
  *
- * Sign-in methods are a table (authenticators[]): today "accessKey" (an
- * access key pair); IAM console passwords plug in as one more row.
+ * Sign-in methods are a table (authenticators[]): "accessKey" (an access
+ * key pair) and "password" (account id + IAM user name + the user's
+ * console password, its login profile). A password session names the
+ * user instead of a key; each request looks the user up again, so
+ * deleting the user or its login profile ends its sessions.
  *
  * Sessions live in the store (account "", region "", kind
  * "console_session"), so they survive restarts and every node sharing the
  * store sees them. The cookie holds a random 256-bit token; the store keeps
  * only its SHA-256, so reading the database does not yield live sessions.
- * A session names the access key it was opened with, never its secret:
+ * A key session names the access key it was opened with, never its secret:
  * the secret is compared once at sign-in and never sent back. Each request
  * looks the key up again, so deactivating a key ends its sessions.
  * The CSRF token is HMAC-SHA256(csrf key, session token), derived, not
@@ -57,6 +60,7 @@
 #include "auth/identity.h"
 #include "cloudtrail/ct_record.h"
 #include "console/console_assets.h"
+#include "iam/iam.h"
 #include "util/gtutil.h"
 
 #define CONSOLE_COOKIE "gt_console"
@@ -83,7 +87,8 @@ typedef struct session {
     char token[CONSOLE_TOKEN_HEX + 1];
     char id[65];                      /* hex SHA-256 of the token: the doc id */
     auth_principal who;               /* access_key_id = the session key (ASIA...) */
-    char signin_key[32];              /* the access key signed in with */
+    char signin_key[32];              /* the access key signed in with; "" for a password */
+    char pw_account[16];              /* password sessions: the IAM user's account */
     char region[32];
     int64_t created_ms, expires_ms;
 } session;
@@ -350,12 +355,80 @@ static gt_err authn_access_key(const gt_server_ctx *ctx, const json_t *body, aut
     return ok ? GT_OK : GT_E_CONSOLE_BAD_CREDENTIALS;
 }
 
+/* What AWS puts in userIdentity.userName when the user name of a failed
+ * console sign-in does not exist (cloudtrail.md §1.5). */
+#define CONSOLE_HIDDEN_USER "HIDDEN_DUE_TO_SECURITY_REASONS"
+
+typedef struct pw_job {
+    const char *account, *user, *password;   /* password NULL: only re-check the user */
+    const char *alias;                        /* non-NULL: look the account up by its alias */
+    char alias_account[16];
+    auth_principal *who;
+    bool known_user, known_account;
+} pw_job;
+
+static int any_cb(void *ud, int64_t seq, const char *id, const char *body)
+{
+    (void)seq, (void)id, (void)body;
+    *(bool *)ud = true;
+    return 1;
+}
+
+static gt_err pw_check_job(store_txn *t, void *ud)
+{
+    pw_job *j = ud;
+    if (j->alias) {   /* "account ID or alias": an alias names its account */
+        if (!iam_alias_account(t, j->alias, j->alias_account))
+            return GT_E_UNRECOGNIZED_CLIENT;
+        j->account = j->alias_account;
+    }
+    gt_err e = iam_console_user(t, j->account, j->user, j->password, j->who, &j->known_user);
+    j->known_account = j->known_user;
+    if (!j->known_account &&
+        store_doc_list(t, j->account, "", "iam.user", NULL, 0, false, 1, any_cb, &j->known_account) == STORE_ERR)
+        return GT_E_UNAVAILABLE;
+    return e;
+}
+
+/* "password": {account (12-digit id or the account's alias), userName,
+ * password}, as AWS's IAM user sign-in page. The user needs a login profile (CreateLoginProfile).
+ * A wrong password of a known user names that user in the failed
+ * ConsoleLogin record; an unknown user name in a known account is recorded
+ * as CONSOLE_HIDDEN_USER; an unknown account is not recorded anywhere. */
+static gt_err authn_password(const gt_server_ctx *ctx, const json_t *body, auth_principal *who)
+{
+    const char *acct = json_string_value(json_object_get(body, "account"));
+    const char *user = json_string_value(json_object_get(body, "userName"));
+    const char *pw = json_string_value(json_object_get(body, "password"));
+    memset(who, 0, sizeof *who);
+    size_t al = acct ? strlen(acct) : 0;
+    if (!acct || !user || !pw || al < 3 || al > 63 || !*user || strlen(user) > 64 || !*pw || strlen(pw) > 128)
+        return GT_E_CONSOLE_BAD_CREDENTIALS;
+    bool by_id = al == 12 && strspn(acct, "0123456789") == 12;
+    pw_job j = {.account = acct, .alias = by_id ? NULL : acct, .user = user, .password = pw, .who = who};
+    gt_err e = store_read(ctx->st, pw_check_job, &j);
+    acct = j.account;   /* the account id, also when signed in by alias */
+    if (e == GT_OK)
+        return GT_OK;
+    if (e != GT_E_UNRECOGNIZED_CLIENT)
+        return e;
+    if (!j.known_user) {
+        memset(who, 0, sizeof *who);
+        if (j.known_account) {
+            gt_strlcpy(who->type, "IAMUser", sizeof who->type);
+            gt_strlcpy(who->account_id, acct, sizeof who->account_id);
+            gt_strlcpy(who->user_name, CONSOLE_HIDDEN_USER, sizeof who->user_name);
+        }
+    }
+    return GT_E_CONSOLE_BAD_CREDENTIALS;
+}
+
 static const struct {
     const char *method;
     console_authn fn;
 } authenticators[] = {
     {"accessKey", authn_access_key},
-    /* {"password", ...}: IAM console passwords (issue: identity) */
+    {"password", authn_password},
 };
 
 /* ---------------------------------------------------------------- ConsoleLogin records */
@@ -377,7 +450,14 @@ static json_t *login_record(const auth_principal *who, const http_req *r, bool o
              host ? host : "");
     json_t *rec = json_object();
     json_object_set_new(rec, "eventVersion", json_string(CT_EVENT_VERSION));
-    json_object_set_new(rec, "userIdentity", ct_user_identity(who));
+    json_t *uid = ct_user_identity(who);
+    if (!who->arn[0]) {   /* an unknown user name: AWS leaves out who it might be */
+        json_object_del(uid, "principalId");
+        json_object_del(uid, "arn");
+    } else if (!who->access_key_id[0]) {   /* a password sign-in: no key to name */
+        json_object_del(uid, "accessKeyId");
+    }
+    json_object_set_new(rec, "userIdentity", uid);
     json_object_set_new(rec, "eventTime", json_string(when));
     json_object_set_new(rec, "eventSource", json_string("signin.amazonaws.com"));
     json_object_set_new(rec, "eventName", json_string("ConsoleLogin"));
@@ -501,20 +581,36 @@ static gt_err session_load(console *c, const http_req *r, session *s)
     json_t *d = json_loads(j.got, 0, NULL);
     free(j.got);
     const char *akid = json_string_value(json_object_get(d, "accessKeyId"));
+    const char *pw_acct = json_string_value(json_object_get(d, "accountId"));
+    const char *pw_user = json_string_value(json_object_get(d, "userName"));
     const char *skid = json_string_value(json_object_get(d, "sessionKeyId"));
     const char *region = json_string_value(json_object_get(d, "region"));
     s->created_ms = json_integer_value(json_object_get(d, "created"));
     s->expires_ms = json_integer_value(json_object_get(d, "expires"));
     bool ok = akid && skid && region && gt_strlcpy(s->signin_key, akid, sizeof s->signin_key) &&
               gt_strlcpy(s->region, region, sizeof s->region);
-    char sk[32] = "";
+    char sk[32] = "", user[72] = "";
     if (ok)
         gt_strlcpy(sk, skid, sizeof sk);
+    bool pw = ok && !*akid && pw_acct && pw_user && gt_strlcpy(s->pw_account, pw_acct, sizeof s->pw_account) &&
+              gt_strlcpy(user, pw_user, sizeof user);
+    ok = ok && (*akid || pw);
     json_decref(d);
     if (!ok)
         return GT_E_CONSOLE_SIGNIN_REQUIRED;
     if (s->expires_ms <= gt_now_ms())
         return GT_E_CONSOLE_SESSION_EXPIRED;
+    if (pw) {
+        /* the user and its login profile must still exist */
+        pw_job pj = {.account = s->pw_account, .user = user, .who = &s->who};
+        e = store_read(c->o.ctx->st, pw_check_job, &pj);
+        if (e == GT_E_UNRECOGNIZED_CLIENT)
+            return GT_E_CONSOLE_SIGNIN_REQUIRED;
+        if (e != GT_OK)
+            return e;
+        gt_strlcpy(s->who.access_key_id, sk, sizeof s->who.access_key_id);
+        return GT_OK;
+    }
     e = auth_lookup_key(c->o.ctx->st, s->signin_key, &s->who);
     OPENSSL_cleanse(s->who.secret, sizeof s->who.secret);
     if (e == GT_E_UNRECOGNIZED_CLIENT || (e == GT_OK && !s->who.active))
@@ -578,7 +674,10 @@ static void api_signin(console *c, const http_req *r, http_resp *out)
         }
     }
     if (e != GT_OK) {
-        reply_error(out, e, NULL);
+        reply_error(out, e,
+                    e == GT_E_CONSOLE_BAD_CREDENTIALS && fn == authn_password
+                        ? "The account ID, IAM user name or password is not valid."
+                        : NULL);
         return;
     }
     rl_forget(c, ip);
@@ -600,6 +699,10 @@ static void api_signin(console *c, const http_req *r, http_resp *out)
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "accessKeyId", s.signin_key, "sessionKeyId",
                             s.who.access_key_id, "arn", s.who.arn, "region", s.region, "created",
                             (json_int_t)s.created_ms, "expires", (json_int_t)s.expires_ms, "ip", ip);
+    if (doc && !s.signin_key[0]) {   /* a password session names its IAM user */
+        json_object_set_new(doc, "accountId", json_string(s.who.account_id));
+        json_object_set_new(doc, "userName", json_string(s.who.user_name));
+    }
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     login_ev l = {.who = &signer, .req = r, .ok = true, .secure = secure_cookies(c, r)};

@@ -1,6 +1,6 @@
 /*
  * iam.c: the IAM service: users, groups, access keys, login profiles, roles,
- * inline and managed policies, OpenID Connect providers.
+ * inline and managed policies, OpenID Connect providers, the account alias.
  *
  * Storage (account-scoped, region "" since IAM is global):
  *   iam.user   id UserName   {"User":{Path,UserName,UserId,Arn,CreateDate},
@@ -14,6 +14,8 @@
  *                             MaxSessionDuration}, "Inline":{...}, "Attached":[...]}
  *   iam.policy id its ARN    {"Policy":{...}, "Document": JSON text}
  *   iam.oidc   id its ARN    {Url, ClientIDList, ThumbprintList, CreateDate, Tags}
+ *   iam.account_alias id "alias" {Alias}; and globally ("", "", "iam.alias",
+ *              alias) {AccountId}, so console sign-in finds the account
  * Access keys themselves are the global "access_key" documents of
  * auth/identity.c (so SigV4 finds them); a user's doc lists its key ids.
  *
@@ -644,6 +646,33 @@ bool iam_check_password(store_txn *t, const char *account, const char *user, con
     return ok;
 }
 
+gt_err iam_console_user(store_txn *t, const char *account, const char *user, const char *password,
+                        auth_principal *out, bool *known)
+{
+    memset(out, 0, sizeof *out);
+    *known = false;
+    json_t *doc = load(t, account, "iam.user", user);
+    json_t *u = json_object_get(doc, "User");
+    const char *id = json_string_value(json_object_get(u, "UserId"));
+    const char *arn = json_string_value(json_object_get(u, "Arn"));
+    bool has_profile = json_object_get(doc, "LoginProfile") != NULL;
+    if (id && arn) {
+        *known = true;
+        gt_strlcpy(out->type, "IAMUser", sizeof out->type);
+        gt_strlcpy(out->principal_id, id, sizeof out->principal_id);
+        gt_strlcpy(out->arn, arn, sizeof out->arn);
+        gt_strlcpy(out->account_id, account, sizeof out->account_id);
+        gt_strlcpy(out->user_name, user, sizeof out->user_name);
+        out->active = true;
+    }
+    json_decref(doc);
+    if (!*known || !has_profile)
+        return GT_E_UNRECOGNIZED_CLIENT;
+    if (password && !iam_check_password(t, account, user, password))
+        return GT_E_UNRECOGNIZED_CLIENT;
+    return GT_OK;
+}
+
 /* Store a new password hash in lp (salted scrypt). */
 static gt_err set_password(json_t *lp, const char *pw)
 {
@@ -1152,6 +1181,91 @@ static gt_err h_list_oidc(gt_call *c, store_txn *t)
     return GT_OK;
 }
 
+/* ---------------------------------------------------------------- account alias */
+
+/* An account alias (the sign-in page's "account ID or alias"): one per
+ * account, unique across the server. Two documents written together: the
+ * global ("", "", "iam.alias", alias) -> {"AccountId"} for sign-in, and
+ * (account, "", "iam.account_alias", "alias") -> {"Alias"} for listing. */
+
+static bool alias_ok(const char *a)
+{
+    size_t n = a ? strlen(a) : 0;
+    if (n < 3 || n > 63 || strspn(a, "abcdefghijklmnopqrstuvwxyz0123456789-") != n || a[0] == '-' ||
+        a[n - 1] == '-' || strstr(a, "--"))
+        return false;
+    return strspn(a, "0123456789") != n;   /* would be taken for an account id [AWS, from memory] */
+}
+
+static gt_err h_create_alias(gt_call *c, store_txn *t)
+{
+    const char *alias = gt_in_str(c, "AccountAlias");
+    if (!alias_ok(alias))
+        return gt_call_fail(c, GT_E_Q_VALIDATION,
+                            "1 validation error detected: Value '%s' at 'accountAlias' failed to satisfy constraint: "
+                            "Member must satisfy regular expression pattern: ^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$",
+                            alias ? alias : "");
+    json_t *taken = load(t, "", "iam.alias", alias);
+    const char *owner = json_string_value(json_object_get(taken, "AccountId"));
+    bool other = owner && strcmp(owner, c->account) != 0;
+    json_decref(taken);
+    if (other)
+        return gt_call_fail(c, GT_E_IAM_ENTITY_EXISTS, "The account alias %s already exists.", alias);
+    /* a new alias replaces the account's old one */
+    json_t *mine = load(t, c->account, "iam.account_alias", "alias");
+    const char *old = json_string_value(json_object_get(mine, "Alias"));
+    gt_err r = old && strcmp(old, alias) != 0 ? drop(t, "", "iam.alias", old) : GT_OK;
+    json_decref(mine);
+    json_t *g = json_pack("{s:s}", "AccountId", c->account), *a = json_pack("{s:s}", "Alias", alias);
+    if (r == GT_OK)
+        r = save(t, "", "iam.alias", alias, g);
+    if (r == GT_OK)
+        r = save(t, c->account, "iam.account_alias", "alias", a);
+    json_decref(g);
+    json_decref(a);
+    if (r == GT_OK)
+        c->output = json_object();
+    return r;
+}
+
+static gt_err h_delete_alias(gt_call *c, store_txn *t)
+{
+    const char *alias = gt_in_str(c, "AccountAlias");
+    json_t *mine = load(t, c->account, "iam.account_alias", "alias");
+    const char *cur = json_string_value(json_object_get(mine, "Alias"));
+    bool match = cur && alias && strcmp(cur, alias) == 0;
+    json_decref(mine);
+    if (!match)
+        return gt_call_fail(c, GT_E_IAM_NO_SUCH_ENTITY, "The account alias %s cannot be found.", alias ? alias : "");
+    gt_err r = drop(t, "", "iam.alias", alias);
+    if (r == GT_OK)
+        r = drop(t, c->account, "iam.account_alias", "alias");
+    if (r == GT_OK)
+        c->output = json_object();
+    return r;
+}
+
+static gt_err h_list_aliases(gt_call *c, store_txn *t)
+{
+    json_t *mine = load(t, c->account, "iam.account_alias", "alias");
+    const char *cur = json_string_value(json_object_get(mine, "Alias"));
+    json_t *all = json_array();
+    if (cur)
+        json_array_append_new(all, json_string(cur));
+    json_decref(mine);
+    c->output = json_pack("{s:o, s:b}", "AccountAliases", all, "IsTruncated", 0);
+    return GT_OK;
+}
+
+bool iam_alias_account(store_txn *t, const char *alias, char out[16])
+{
+    json_t *g = load(t, "", "iam.alias", alias);
+    const char *acct = json_string_value(json_object_get(g, "AccountId"));
+    bool ok = acct && gt_strlcpy(out, acct, 16);
+    json_decref(g);
+    return ok;
+}
+
 /* ---------------------------------------------------------------- bootstrap, lookups */
 
 gt_err iam_bootstrap_admin(store_txn *t, const auth_principal *admin)
@@ -1332,6 +1446,7 @@ static const struct {
     {"ChangePassword", h_update_password},
     {"CreateAccessKey", h_create_access_key},
     {"CreateGroup", h_create_principal},
+    {"CreateAccountAlias", h_create_alias},
     {"CreateLoginProfile", h_create_login_profile},
     {"CreateOpenIDConnectProvider", h_create_oidc},
     {"CreatePolicy", h_create_policy},
@@ -1340,6 +1455,7 @@ static const struct {
     {"DeleteAccessKey", h_change_access_key},
     {"DeleteGroup", h_delete_principal},
     {"DeleteGroupPolicy", h_inline},
+    {"DeleteAccountAlias", h_delete_alias},
     {"DeleteLoginProfile", h_login_profile},
     {"DeleteOpenIDConnectProvider", h_oidc},
     {"DeletePolicy", h_delete_policy},
@@ -1361,6 +1477,7 @@ static const struct {
     {"GetUser", h_get_principal},
     {"GetUserPolicy", h_inline},
     {"ListAccessKeys", h_list_access_keys},
+    {"ListAccountAliases", h_list_aliases},
     {"ListAttachedGroupPolicies", h_list_attached},
     {"ListAttachedRolePolicies", h_list_attached},
     {"ListAttachedUserPolicies", h_list_attached},

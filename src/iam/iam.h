@@ -41,6 +41,18 @@ json_t *iam_get_oidc(store_txn *t, const char *account, const char *arn);
  * sign-in; works in store_read jobs. */
 bool iam_check_password(store_txn *t, const char *account, const char *user, const char *password);
 
+/* The console's view of IAM user `user` in `account`: fills *out (type
+ * IAMUser, principal id, ARN, account, user name; no key) and sets *known
+ * when the user exists. GT_OK when the user has a login profile and, if
+ * password is non-NULL, the password matches; else
+ * GT_E_UNRECOGNIZED_CLIENT. Works in store_read jobs. */
+gt_err iam_console_user(store_txn *t, const char *account, const char *user, const char *password,
+                        auth_principal *out, bool *known);
+
+/* The account id (12 digits + NUL into out) whose account alias is
+ * `alias` (CreateAccountAlias); false when none. Works in store_read jobs. */
+bool iam_alias_account(store_txn *t, const char *alias, char out[16]);
+
 /* Percent-encode s for IAM's policy document response fields (RFC 3986
  * unreserved kept). malloc'd, or NULL. */
 char *iam_url_encode(const char *s);

@@ -1,7 +1,7 @@
 /*
  * iam_account.c: `greentrail account create`, the multi-account command.
  *
- *   greentrail account create --data-dir DIR [--account-id N] [--region R]
+ *   greentrail account create --data-dir DIR [--store URL] [--account-id N] [--region R]
  *
  * Adds an account to the store under DIR: its root and `admin` IAM user
  * (with AdministratorAccess) and their access keys, exactly as `serve`
@@ -61,7 +61,7 @@ int iam_cmd_account(int argc, char **argv)
         fprintf(stderr, "greentrail: %s\n", err);
         return 2;
     }
-    store *st = store_open_url(cfg.store_url, cfg.data_dir, err, sizeof err);
+    store *st = store_open_url(cfg.store_url, cfg.data_dir, err, sizeof err);   /* --store: PostgreSQL too */
     if (!st) {
         fprintf(stderr, "greentrail: %s\n", err);
         return 1;

@@ -36,8 +36,11 @@
  *
  * Invariants: an object is visible only after its body is durable; a
  * failed or rolled-back PutObject leaves no body file behind; every text
- * in a response is XML-escaped (s3_xml.c); only the bucket owner's
- * account may use a bucket (bucket policies are stored, not evaluated).
+ * in a response is XML-escaped (s3_xml.c); the bucket owner's account
+ * may use its bucket unless the bucket policy explicitly denies it; other
+ * accounts only as the bucket policy allows (bucket_access; S3 actions,
+ * not operation names; the policy calls and DeleteBucket stay the
+ * owner's).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,6 +55,7 @@
 
 #include "api/service.h"
 #include "auth/identity.h"
+#include "auth/policy.h"
 #include "auth/sigv4.h"
 #include "s3/s3_chunk.h"
 #include "s3/s3_store.h"
@@ -471,8 +475,87 @@ out:
 
 /* ---------------------------------------------------------------- bucket helpers */
 
-/* The bucket's doc for a call by its owner; fails the call otherwise. */
-static gt_err own_bucket(gt_call *c, store_txn *t, const char *bucket, json_t **doc)
+/* The IAM action S3 authorizes an operation as: bucket policies name
+ * these (s3:ListBucket, s3:PutObject, ...), not operation names. */
+static const char *policy_action(const char *op)
+{
+    static const struct {
+        const char *op, *action;
+    } map[] = {
+        {"AbortMultipartUpload", "s3:AbortMultipartUpload"},
+        {"CompleteMultipartUpload", "s3:PutObject"},
+        {"CopyObject", "s3:PutObject"},
+        {"CreateMultipartUpload", "s3:PutObject"},
+        {"DeleteBucket", "s3:DeleteBucket"},
+        {"DeleteBucketPolicy", "s3:DeleteBucketPolicy"},
+        {"DeleteObject", "s3:DeleteObject"},
+        {"DeleteObjects", "s3:DeleteObject"},
+        {"GetBucketLocation", "s3:GetBucketLocation"},
+        {"GetBucketPolicy", "s3:GetBucketPolicy"},
+        {"GetObject", "s3:GetObject"},
+        {"GetObjectTagging", "s3:GetObjectTagging"},
+        {"HeadBucket", "s3:ListBucket"},
+        {"HeadObject", "s3:GetObject"},
+        {"ListMultipartUploads", "s3:ListBucketMultipartUploads"},
+        {"ListObjects", "s3:ListBucket"},
+        {"ListObjectsV2", "s3:ListBucket"},
+        {"ListParts", "s3:ListMultipartUploadParts"},
+        {"PutBucketPolicy", "s3:PutBucketPolicy"},
+        {"PutObject", "s3:PutObject"},
+        {"UploadPart", "s3:PutObject"},
+        {"UploadPartCopy", "s3:PutObject"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].op, op) == 0)
+            return map[i].action;
+    return NULL;
+}
+
+/* The bucket policy's decision for call c doing `action` on bucket b
+ * (key NULL: the bucket itself; "*" for DeleteObjects, whose keys are in
+ * the body). The caller is named by its ARN (an assumed role also by its
+ * role's ARN) and account. A policy that does not parse decides nothing. */
+static auth_decision bucket_policy_decision(const gt_call *c, const char *policy, const char *b, const char *action,
+                                            const char *key)
+{
+    json_t *doc = policy ? json_loads(policy, 0, NULL) : NULL;
+    if (!doc)
+        return AUTH_IMPLICIT_DENY;
+    char res[S3_MAX_KEY_BYTES + 128];
+    if (key)
+        snprintf(res, sizeof res, "arn:aws:s3:::%s/%s", b, key);
+    else
+        snprintf(res, sizeof res, "arn:aws:s3:::%s", b);
+    auth_req_ctx r;
+    auth_req_from_call(c, &r);
+    r.action = action;
+    r.resource = res;
+    /* S3's own condition keys that we can know */
+    json_t *extra = json_object();
+    char acl[64];
+    if (c->req && hdr(c->req, "x-amz-acl", acl, sizeof acl))
+        json_object_set_new(extra, "s3:x-amz-acl", json_string(acl));
+    const char *prefix = q_get(c, "prefix");
+    if (prefix && strcmp(action, "s3:ListBucket") == 0)
+        json_object_set_new(extra, "s3:prefix", json_string(prefix));
+    r.extra = extra;
+    const auth_principal *p = c->who;
+    auth_decision d = auth_resource_policy_eval(doc, &r, p->arn, p->account_id, NULL);
+    if (d == AUTH_IMPLICIT_DENY && strcmp(p->type, "AssumedRole") == 0 && p->issuer.arn[0])
+        d = auth_resource_policy_eval(doc, &r, p->issuer.arn, p->account_id, NULL);
+    json_decref(extra);
+    json_decref(doc);
+    return d;
+}
+
+/* The bucket's doc for call c doing `action` (an S3 IAM action) on key
+ * (NULL: the bucket); fails the call otherwise. The owner's account may
+ * use its bucket unless the bucket policy explicitly denies it (never for
+ * the policy calls themselves, so an owner cannot lock itself out); any
+ * other account needs an Allow in the bucket policy (its own identity
+ * policies were checked before the handler, auth_authorize). */
+static gt_err bucket_access(gt_call *c, store_txn *t, const char *bucket, const char *action, const char *key,
+                            json_t **doc)
 {
     *doc = NULL;
     json_t *d = bucket ? s3_bucket_doc(t, bucket) : NULL;
@@ -482,12 +565,36 @@ static gt_err own_bucket(gt_call *c, store_txn *t, const char *bucket, json_t **
         return gt_call_fail(c, GT_E_S3_NO_SUCH_BUCKET, NULL);
     }
     const char *owner = json_string_value(json_object_get(d, "Owner"));
-    if (!owner || strcmp(owner, c->account) != 0) {
+    const char *policy = json_string_value(json_object_get(d, "Policy"));
+    bool mine = owner && strcmp(owner, c->account) == 0;
+    bool ok;
+    if (mine)
+        ok = !policy || strstr(action, "BucketPolicy") ||
+             bucket_policy_decision(c, policy, bucket, action, key) != AUTH_EXPLICIT_DENY;
+    else
+        ok = bucket_policy_decision(c, policy, bucket, action, key) == AUTH_ALLOW &&
+             !strstr(action, "BucketPolicy") && strcmp(action, "s3:DeleteBucket") != 0;
+    if (!ok) {
         json_decref(d);
         return gt_call_fail(c, GT_E_S3_ACCESS_DENIED, NULL);
     }
     *doc = d;
     return GT_OK;
+}
+
+/* bucket_access for the call's own operation and key. */
+static gt_err own_bucket(gt_call *c, store_txn *t, const char *bucket, json_t **doc)
+{
+    const char *action = policy_action(c->op->name);
+    char other[160];
+    if (!action) {
+        snprintf(other, sizeof other, "s3:%s", c->op->name);
+        action = other;
+    }
+    const char *key = in_str(c, "Key");
+    if (strcmp(c->op->name, "DeleteObjects") == 0)
+        key = "*";
+    return bucket_access(c, t, bucket, action, key, doc);
 }
 
 static bool bucket_name_ok(const char *b)
@@ -1947,7 +2054,7 @@ static gt_err h_copy_object(gt_call *c, store_txn *t)
     const char *b = in_str(c, "Bucket"), *k = in_str(c, "Key");
     const char *sb = in_str(c, "_SrcBucket"), *sk = in_str(c, "_SrcKey");
     json_t *bd;
-    gt_err e = own_bucket(c, t, sb, &bd);
+    gt_err e = bucket_access(c, t, sb, "s3:GetObject", sk, &bd);
     if (e != GT_OK)
         return e;
     json_decref(bd);
@@ -2038,7 +2145,7 @@ static gt_err h_upload_part_copy(gt_call *c, store_txn *t)
 {
     const char *sb = in_str(c, "_SrcBucket"), *sk = in_str(c, "_SrcKey");
     json_t *bd;
-    gt_err e = own_bucket(c, t, sb, &bd);
+    gt_err e = bucket_access(c, t, sb, "s3:GetObject", sk, &bd);
     if (e != GT_OK)
         return e;
     json_decref(bd);

@@ -5,7 +5,8 @@
  * greentrail server this script starts on a free loopback port with a
  * fresh data dir.
  *
- * Walks the console like a user: sign in (a wrong secret first), create a
+ * Walks the console like a user: sign in (a wrong secret first; later an
+ * IAM user with a console password, whose policy denies writes), create a
  * Greengrass group, find it in Event history, filter by event name and by
  * user, open the record, download CSV and JSON and check their rows, see a
  * new event made with boto3 appear in live mode, toggle the time zone,
@@ -325,6 +326,45 @@ gg.create_function_definition(Name="lambdas", InitialVersion={"Functions": []})`
       const status = await page.evaluate(async () => (await fetch("api/session")).status);
       assert(status === 401, `session after sign-out: ${status}`);
       await page.reload();
+      await page.waitForSelector("#akid");
+    });
+
+    await step("sign in with an IAM user name and console password; policies apply", async () => {
+      // a read-only IAM user with a console password (login profile), made with boto3
+      execFileSync("/usr/bin/python3", ["-c", `
+import boto3
+iam = boto3.client("iam", endpoint_url="${server.url}", region_name="us-east-1",
+                   aws_access_key_id="${server.ak}", aws_secret_access_key="${server.sk}")
+iam.create_user(UserName="viewer")
+iam.create_login_profile(UserName="viewer", Password="Br0wser-Passw0rd")
+iam.attach_user_policy(UserName="viewer", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")`]);
+      await page.click("#signin-toggle");
+      await page.waitForSelector("#password");
+      assert(await page.isHidden("#akid"), "access key fields hidden in password mode");
+      await page.fill("#account", "123456789012");
+      await page.fill("#username", "viewer");
+      await page.fill("#password", "wrong-password");
+      await page.click("#signin-btn");
+      await page.waitForSelector("#signin-message.alert:not([hidden])");
+      assert(/not valid/.test(await page.textContent("#signin-message")), "wrong password refused");
+      assert((await page.inputValue("#password")) === "", "password field cleared");
+      await page.fill("#password", "Br0wser-Passw0rd");
+      await page.click("#signin-btn");
+      await page.waitForSelector("#events");
+      assert((await page.textContent("#who-name")) === "viewer", "signed in as viewer");
+      assert(!(await page.content()).includes("Br0wser-Passw0rd"), "password not in the page");
+      await page.click('a[data-nav="greengrass"]');
+      await page.waitForSelector(`#groups >> text=${groupName}`);   // reads are allowed
+      await page.fill("#group-name", `denied-${suffix}`);
+      await page.click("#create-btn");
+      await page.waitForSelector("#create-msg .alert");
+      const msg = await page.textContent("#create-msg");
+      assert(/AccessDenied/.test(msg) && /viewer/.test(msg), `CreateGroup denied cleanly: ${msg}`);
+      await shot("password-denied");
+      await page.click("#signout");
+      await page.waitForSelector("#password");   // the sign-in page remembers the method
+      assert((await page.inputValue("#account")) === "123456789012", "account id remembered");
+      await page.click("#signin-toggle");
       await page.waitForSelector("#akid");
     });
 

@@ -185,6 +185,55 @@ static void test_trust(void **state)
     json_decref(fed);
 }
 
+/* Bucket policies (auth_resource_policy_eval): principals by account,
+ * root ARN, user ARN, "*", a service; Resource is checked (unlike trust
+ * policies); Deny wins; a service is not an AWS account principal. */
+static void test_resource_policy(void **state)
+{
+    (void)state;
+    auth_req_ctx r = req("s3:GetObject", "arn:aws:s3:::bkt/pub/a.txt");
+    json_t *d = json_loads(
+        "{\"Statement\":["
+        "{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":[\"222222222222\",\"arn:aws:iam::333333333333:user/bob\"]},"
+        "\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::bkt/pub/*\"},"
+        "{\"Effect\":\"Allow\",\"Principal\":{\"Service\":\"cloudtrail.amazonaws.com\"},\"Action\":\"s3:PutObject\","
+        "\"Resource\":\"arn:aws:s3:::bkt/AWSLogs/*\",\"Condition\":{\"StringEquals\":{\"aws:SourceAccount\":\"222222222222\"}}},"
+        "{\"Effect\":\"Deny\",\"Principal\":\"*\",\"Action\":\"s3:*\",\"Resource\":\"arn:aws:s3:::bkt/pub/secret\"}]}",
+        0, NULL);
+    assert_non_null(d);
+    const char *u2 = "arn:aws:iam::222222222222:user/x", *u3 = "arn:aws:iam::333333333333:user/bob";
+    assert_int_equal(auth_resource_policy_eval(d, &r, u2, "222222222222", NULL), AUTH_ALLOW);
+    assert_int_equal(auth_resource_policy_eval(d, &r, u3, "333333333333", NULL), AUTH_ALLOW);
+    assert_int_equal(auth_resource_policy_eval(d, &r, "arn:aws:iam::333333333333:user/eve", "333333333333", NULL),
+                     AUTH_IMPLICIT_DENY);
+    assert_int_equal(auth_resource_policy_eval(d, &r, "arn:aws:iam::444444444444:root", "444444444444", NULL),
+                     AUTH_IMPLICIT_DENY);
+    assert_int_equal(auth_resource_policy_eval(d, &r, NULL, NULL, "cloudtrail.amazonaws.com"), AUTH_IMPLICIT_DENY);
+    r.resource = "arn:aws:s3:::bkt/private/a.txt";   /* outside the granted resource */
+    assert_int_equal(auth_resource_policy_eval(d, &r, u2, "222222222222", NULL), AUTH_IMPLICIT_DENY);
+    r.resource = "arn:aws:s3:::bkt/pub/secret";
+    assert_int_equal(auth_resource_policy_eval(d, &r, u2, "222222222222", NULL), AUTH_EXPLICIT_DENY);
+    /* the service statement: only the service, only with its condition */
+    r.action = "s3:PutObject";
+    r.resource = "arn:aws:s3:::bkt/AWSLogs/222222222222/CloudTrail/x";
+    json_t *extra = json_pack("{s:s}", "aws:sourceaccount", "222222222222");
+    r.extra = extra;
+    assert_int_equal(auth_resource_policy_eval(d, &r, NULL, NULL, "cloudtrail.amazonaws.com"), AUTH_ALLOW);
+    assert_int_equal(auth_resource_policy_eval(d, &r, NULL, NULL, "config.amazonaws.com"), AUTH_IMPLICIT_DENY);
+    assert_int_equal(auth_resource_policy_eval(d, &r, u2, "222222222222", NULL), AUTH_IMPLICIT_DENY);
+    json_object_set_new(extra, "aws:sourceaccount", json_string("999999999999"));
+    assert_int_equal(auth_resource_policy_eval(d, &r, NULL, NULL, "cloudtrail.amazonaws.com"), AUTH_IMPLICIT_DENY);
+    json_decref(extra);
+    json_decref(d);
+    /* {"AWS": "*"} names everyone, services included (AWS treats it as "*") */
+    d = json_loads("{\"Statement\":{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"*\"},\"Action\":\"s3:*\","
+                   "\"Resource\":\"*\"}}", 0, NULL);
+    r.extra = NULL;
+    assert_int_equal(auth_resource_policy_eval(d, &r, u2, "222222222222", NULL), AUTH_ALLOW);
+    assert_int_equal(auth_resource_policy_eval(d, &r, NULL, NULL, "cloudtrail.amazonaws.com"), AUTH_ALLOW);
+    json_decref(d);
+}
+
 static void resource_of(const model_service *svc, const char *op, const char *input, const char *want)
 {
     auth_principal who = {.type = "IAMUser", .arn = "arn:aws:iam::123456789012:user/me"};
@@ -233,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_conditions),
         cmocka_unit_test(test_grammar),
         cmocka_unit_test(test_trust),
+        cmocka_unit_test(test_resource_policy),
         cmocka_unit_test(test_resource_arns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
