@@ -23,3 +23,15 @@ def test_kill9_under_load_loses_nothing(tmp_path):
 def test_torn_wal_frame_leaves_a_consistent_prefix(tmp_path):
     r = crash.torn_wal(tmp_path)
     assert 0 < r["survivors"] < r["writes"]
+
+
+import diskfull  # noqa: E402
+
+
+@pytest.mark.skipif(bool(os.environ.get("GREENTRAIL_TEST_STORE")), reason="the data dir holds the SQLite store")
+def test_disk_full_fails_closed_and_recovers(tmp_path):
+    if not diskfull.available(tmp_path):
+        pytest.skip("cannot mount a tmpfs here (needs root); the fault switch test in "
+                    "test_durability.py covers the same path")
+    r = diskfull.run(tmp_path)
+    assert r["log_lines"] >= r["failed_writes"]
