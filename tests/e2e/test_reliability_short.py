@@ -35,3 +35,16 @@ def test_disk_full_fails_closed_and_recovers(tmp_path):
                     "test_durability.py covers the same path")
     r = diskfull.run(tmp_path)
     assert r["log_lines"] >= r["failed_writes"]
+
+
+import targets  # noqa: E402
+
+
+def test_api_destination_outage_loses_nothing_and_does_not_slow_calls(tmp_path):
+    r = targets.api_destination(tmp_path, outage_calls=500)
+    assert r["delivered"] == 500 + 200 + 100
+
+
+def test_trail_bucket_deleted_then_recreated(tmp_path):
+    r = targets.trail_bucket_deleted(tmp_path)
+    assert r["error_shown"] == "NoSuchBucket"
