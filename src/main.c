@@ -38,6 +38,7 @@
 #include "s3/s3_store.h"
 #include "iam/iam_account.h"
 #include "store/store.h"
+#include "util/diskwatch.h"
 #include "util/gtutil.h"
 
 #define GT_VERSION "0.1.0"
@@ -236,6 +237,8 @@ static int cmd_serve(int argc, char **argv)
     if (!rules)
         fprintf(stderr, "greentrail: EventBridge rules are not delivered: %s\n", err);
 
+    gt_diskwatch *dw = gt_diskwatch_start(cfg.data_dir, cfg.disk_warn_mb, cfg.disk_critical_mb);
+
     int port = http_server_port(hs);
     printf("greentrail %s listening on http://%s:%d\n", GT_VERSION, cfg.listen_host, port);
     if (strcmp(store_backend_name(st), "sqlite") == 0)
@@ -267,6 +270,7 @@ static int cmd_serve(int argc, char **argv)
     pthread_join(pr.th, NULL);
     s3_store_close(s3s);
     ev_worker_stop(rules);
+    gt_diskwatch_stop(dw);
     store_close(st);
     printf("greentrail: stopped\n");
     return 0;

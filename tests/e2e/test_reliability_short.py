@@ -48,3 +48,11 @@ def test_api_destination_outage_loses_nothing_and_does_not_slow_calls(tmp_path):
 def test_trail_bucket_deleted_then_recreated(tmp_path):
     r = targets.trail_bucket_deleted(tmp_path)
     assert r["error_shown"] == "NoSuchBucket"
+
+
+@pytest.mark.skipif(bool(os.environ.get("GREENTRAIL_TEST_STORE")), reason="runs on the SQLite pass only")
+def test_disk_pressure_warnings(tmp_path):
+    if not diskfull.available(tmp_path):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    r = diskfull.pressure(tmp_path)
+    assert "low" in r["log_lines"][0] and "critical" in r["log_lines"][1]

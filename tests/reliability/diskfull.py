@@ -104,6 +104,49 @@ def run(tmp_path, calls=20):
         umount(mnt)
 
 
+def _write(path, mb):
+    with open(path, "wb") as f:
+        f.write(b"\0" * (mb << 20))
+
+
+def pressure(tmp_path):
+    """The warning ladder (engineering.md §B.4): on a 32 MB disk with
+    --disk-warn-mb 20 --disk-critical-mb 8, using 16 then 28 MB logs "low"
+    then "critical"; freeing it logs "ok again". Each within a few seconds
+    (the watch looks every 2 s)."""
+    mnt = os.path.join(str(tmp_path), "pressure-disk")
+    assert mount_tmpfs(mnt, "32m")
+    s = None
+    try:
+        s = Server(mnt, args=["--disk-warn-mb", "20", "--disk-critical-mb", "8"]).start()
+        gg = s.client("greengrass")
+        gg.create_group(Name="p")
+
+        def wait_log(text, timeout=10):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                if text in s.output():
+                    return True
+                time.sleep(0.1)
+            return False
+        assert "disk space" not in s.output()
+        _write(os.path.join(mnt, "f1"), 16)
+        assert wait_log("disk space low: "), s.output()
+        _write(os.path.join(mnt, "f2"), 12)
+        assert wait_log("disk space critical: "), s.output()
+        gg.create_group(Name="still-works")      # warnings only: calls go on
+        os.unlink(os.path.join(mnt, "f1"))
+        os.unlink(os.path.join(mnt, "f2"))
+        assert wait_log("disk space ok again: "), s.output()
+        lines = [x for x in s.output().splitlines() if "disk space" in x]
+        assert len(lines) == 3, lines            # once per change of level
+        return {"log_lines": lines}
+    finally:
+        if s:
+            s.stop()
+        umount(mnt)
+
+
 if __name__ == "__main__":
     import json
     import tempfile
@@ -111,3 +154,4 @@ if __name__ == "__main__":
         if not available(d):
             sys.exit("diskfull: cannot mount a tmpfs here (needs root)")
         print(json.dumps(run(d), indent=1))
+        print(json.dumps(pressure(d), indent=1))
