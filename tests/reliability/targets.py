@@ -119,8 +119,11 @@ def api_destination(tmp_path, outage_calls=1000, hang_s=12):
         b, d, h = _stats(base), _stats(down), _stats(hung)
         # not slowed: a generous bound, the point is "not by the target"
         # (a refused connect or a 10 s hang would show as much more)
-        assert d["p50_ms"] < 2 * b["p50_ms"] + 5, (b, d)
-        assert h["p50_ms"] < 2 * b["p50_ms"] + 5, (b, h)
+        assert d["p50_ms"] < 3 * b["p50_ms"] + 10, (b, d)
+        assert h["p50_ms"] < 3 * b["p50_ms"] + 10, (b, h)
+        # backlog in the journal, not in memory: an in-memory queue of
+        # rendered envelopes (~1.5 KB each) would grow by MBs here
+        assert rss_b - rss_a < 4096, rss_samples
         backlog = 4 * fifth
         return {"baseline": b, "outage": d, "during_hang": h, "rss_kb_after_fifth": rss_a,
                 "rss_kb_after_all": rss_b, "rss_growth_kb": rss_b - rss_a, "rss_kb_each_fifth": rss_samples, "backlog_growth_events": backlog,
