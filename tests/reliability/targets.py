@@ -43,6 +43,15 @@ def rss_kb(pid):
     return 0
 
 
+def _tstate(s):
+    """The target's delivery state (counters), read from the SQLite file;
+    None on PostgreSQL (neither events_util nor `greentrail rules-status`
+    reads it there yet): the receiver-side checks still run."""
+    if s.store_url:
+        return None
+    return target_states(s)[0]
+
+
 def _timed_creates(gg, n, prefix, made):
     lat = []
     for i in range(n):
@@ -95,7 +104,7 @@ def api_destination(tmp_path, outage_calls=1000, hang_s=12):
         t_hang = time.time()
         hung = _timed_creates(gg, 50, "hang", made)
         time.sleep(max(0.0, hang_s - (time.time() - t_hang)))
-        st_out = target_states(s)[0]
+        st_out = _tstate(s)
         # back
         rx.delay = 0.0
 
@@ -114,8 +123,8 @@ def api_destination(tmp_path, outage_calls=1000, hang_s=12):
         got = wait_for(lambda: (lambda o: o if len(o) >= len(made) else None)(distinct()), timeout=180)
         catch_up = time.time() - t_back
         assert got == made, "lost or out of order"
-        st = target_states(s)[0]
-        assert st["dead_letters"] == 0 and st_out["failures"] > 0
+        st = _tstate(s)
+        assert st is None or (st["dead_letters"] == 0 and st_out["failures"] > 0), (st, st_out)
         b, d, h = _stats(base), _stats(down), _stats(hung)
         # not slowed: a generous bound, the point is "not by the target"
         # (a refused connect or a 10 s hang would show as much more)
@@ -129,7 +138,7 @@ def api_destination(tmp_path, outage_calls=1000, hang_s=12):
                 "rss_kb_after_all": rss_b, "rss_growth_kb": rss_b - rss_a, "rss_kb_each_fifth": rss_samples, "backlog_growth_events": backlog,
                 "requests_while_503": failing - 200, "received": len(rx.requests),
                 "duplicates": len(rx.requests) - len(made) - max(0, failing - 200),
-                "failures_counted": st["failures"], "catch_up_s": round(catch_up, 1), "delivered": len(got)}
+                "failures_counted": st and st["failures"], "catch_up_s": round(catch_up, 1), "delivered": len(got)}
     finally:
         rx.stop()
         s.stop()
