@@ -47,6 +47,8 @@ static const opt_def opts[] = {
     {"rules-interval-ms", OPT_LONG, OFF(rules_interval_ms), 0, 1, 60000, "500", "EventBridge rules: journal poll period, ms"},
     {"rules-retry-max-ms", OPT_LONG, OFF(rules_retry_max_ms), 0, 1, 86400000L, "60000", "EventBridge rules: longest retry back-off, ms"},
     {"rules-file-dir", OPT_STR, OFF(rules_file_dir), CAP(rules_file_dir), 0, 0, "rule-output", "root of arn:aws:greentrail:::file/<path> rule targets (relative: under the data dir)"},
+    {"disk-warn-mb", OPT_LONG, OFF(disk_warn_mb), 0, 0, 1L << 30, "256", "log a warning when the data dir's disk has less free, MB (0: off)"},
+    {"disk-critical-mb", OPT_LONG, OFF(disk_critical_mb), 0, 0, 1L << 30, "64", "log a last-chance warning below this, MB (0: off)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 

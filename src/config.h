@@ -22,6 +22,8 @@ typedef struct gt_config {
     long rules_interval_ms;
     long rules_retry_max_ms;
     char rules_file_dir[2048];
+    long disk_warn_mb;       /* log when free space in the data dir falls below (0: off) */
+    long disk_critical_mb;   /* log the last-chance warning below (0: off) */
     char config_file[2048];
     char store_url[2048];   /* "": SQLite in data_dir; else a postgresql:// URL */
 } gt_config;

@@ -39,6 +39,7 @@
 #include "sns/sns.h"
 #include "iam/iam_account.h"
 #include "store/store.h"
+#include "util/diskwatch.h"
 #include "util/gtutil.h"
 
 #define GT_VERSION "0.1.0"
@@ -253,6 +254,8 @@ static int cmd_serve(int argc, char **argv)
     if (!rules)
         fprintf(stderr, "greentrail: EventBridge rules are not delivered: %s\n", err);
 
+    gt_diskwatch *dw = gt_diskwatch_start(cfg.data_dir, cfg.disk_warn_mb, cfg.disk_critical_mb);
+
     int port = http_server_port(hs);
     if (!sns)
         sns = start_sns(&cfg, st, port);
@@ -287,6 +290,7 @@ static int cmd_serve(int argc, char **argv)
     s3_store_close(s3s);
     ev_worker_stop(rules);
     sns_worker_stop(sns);
+    gt_diskwatch_stop(dw);
     store_close(st);
     printf("greentrail: stopped\n");
     return 0;
