@@ -215,6 +215,7 @@ static int cmd_serve(int argc, char **argv)
     ct_deliver *deliver = NULL;   /* trail delivery and digests (cloudtrail/ct_deliver.c) */
     err[0] = '\0';
     if (ct_digest_init(cfg.data_dir, err, sizeof err)) {
+        ct_digest_attach_store(st, cfg.region);   /* keys shared by every node */
         ct_deliver_opts dopt = {.st = st, .s3 = s3s, .delivery_interval_s = cfg.delivery_interval,
                                 .digest_interval_s = cfg.digest_interval};
         deliver = ct_deliver_start(&dopt);
