@@ -271,11 +271,12 @@ static void ct_scan(void)
 /* Write a private key file (0600, temp name, fsync, rename) in the cache. */
 static bool ct_write_file(const char *region, const char *fname, const char *pem, size_t pem_len)
 {
-    char dir[2400], path[2400], tmp[2500];
+    char dir[2400], path[2600], tmp[2700];
     snprintf(dir, sizeof dir, "%s/%s", ct_dir, region);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return false;
-    snprintf(path, sizeof path, "%s/%s", dir, fname);
+    if (snprintf(path, sizeof path, "%s/%s", dir, fname) >= (int)sizeof path)
+        return false;
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && write(fd, pem, pem_len) == (ssize_t)pem_len && fsync(fd) == 0;

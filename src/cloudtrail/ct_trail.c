@@ -27,7 +27,8 @@
  *  - _start_seq is the journal's last seq when logging started: delivery
  *    sends events after it. _stop_seq is the seq of the StopLogging record
  *    itself (the dispatcher appends it right after the handler in the same
- *    job, and seqs are AUTOINCREMENT), so the stop call is delivered too.
+ *    job; store_event_next_seq, as seqs are not dense on PostgreSQL), so
+ *    the stop call is delivered too.
  *  - _vgen changes whenever a new digest chain must start (StartLogging,
  *    validation switched on), cloudtrail.md §3.2 "Chain start".
  */
@@ -822,11 +823,11 @@ static gt_err ct_tombstone(store_txn *t, json_t *tr, const store_key *state_key)
     if (!json_object_get(tr, "_start_seq"))
         return GT_OK;   /* never logged: nothing to finish */
     if (ct_jbool(tr, "_logging")) {
-        int64_t max = store_event_max_seq(t);
-        if (max < 0)
+        int64_t next = store_event_next_seq(t);   /* this call's own record */
+        if (next < 0)
             return GT_E_UNAVAILABLE;
         json_object_set_new(tr, "_logging", json_false());
-        json_object_set_new(tr, "_stop_seq", json_integer(max + 1));
+        json_object_set_new(tr, "_stop_seq", json_integer(next));
     }
     char *body = NULL;
     json_t *st = NULL;
@@ -960,7 +961,12 @@ static gt_err ct_set_logging(gt_call *c, store_txn *t, bool on)
             json_object_set_new(tr, "_vgen", json_integer(json_integer_value(json_object_get(tr, "_vgen")) + 1));
         } else {
             json_object_set_new(tr, "_stop_ms", json_integer(c->now_ms));
-            json_object_set_new(tr, "_stop_seq", json_integer(max + 1));
+            int64_t next = store_event_next_seq(t);   /* this call's own record */
+            if (next < 0) {
+                e = GT_E_UNAVAILABLE;
+                goto out;
+            }
+            json_object_set_new(tr, "_stop_seq", json_integer(next));
         }
         e = ct_save(t, tr);
     }

@@ -146,6 +146,11 @@ int store_event_scan(store_txn *t, int64_t after_seq, int limit, store_scan_cb c
 /* Highest seq stored (0 when none), under the same watermark as the scan:
  * a cursor started there misses nothing committed later. */
 int64_t store_event_max_seq(store_txn *t);
+/* In a write job: the seq the next event appended in this transaction will
+ * get (a call's own record: the dispatcher appends it right after the
+ * handler, in the same job). Seqs are not dense on PostgreSQL, so max + 1
+ * is not it there. STORE_ERR (< 0) on failure. */
+int64_t store_event_next_seq(store_txn *t);
 
 /* Count of stored events (tests, metrics). */
 int64_t store_event_count(store_txn *t);

@@ -771,13 +771,9 @@ static int pg_doc_list(void *bt, const char *account, const char *region, const 
 
 /* ---------------------------------------------------------------- events */
 
-static int pg_event_append(void *bt, const store_event *ev, int64_t *seq_out)
+/* Learn this transaction's seq base (xid << shift) if not yet known. */
+static int pg_seq_base(pg_txn *t)
 {
-    pg_txn *t = bt;
-    if (!t->writable)
-        return STORE_ERR;
-    if (t->s->fault_path[0] && access(t->s->fault_path, F_OK) == 0)
-        return STORE_ERR;
     if (t->seq_base == 0) {
         /* assigns the transaction's xid if it has none yet */
         PGresult *r = pq_t(t, "SELECT pg_current_xact_id()::text::bigint", 0, NULL);
@@ -790,6 +786,26 @@ static int pg_event_append(void *bt, const store_event *ev, int64_t *seq_out)
         t->seq_base = xid << PG_SEQ_SHIFT;
         t->n_seq = 0;
     }
+    return STORE_OK;
+}
+
+static int64_t pg_event_next_seq(void *bt)
+{
+    pg_txn *t = bt;
+    if (!t->writable || pg_seq_base(t) != STORE_OK)
+        return STORE_ERR;
+    return t->seq_base + t->n_seq + 1;
+}
+
+static int pg_event_append(void *bt, const store_event *ev, int64_t *seq_out)
+{
+    pg_txn *t = bt;
+    if (!t->writable)
+        return STORE_ERR;
+    if (t->s->fault_path[0] && access(t->s->fault_path, F_OK) == 0)
+        return STORE_ERR;
+    if (pg_seq_base(t) != STORE_OK)
+        return STORE_ERR;
     if (t->n_seq + 1 >= PG_SEQ_PER_TXN)
         return STORE_ERR;   /* the batch is too large; its writer retries nothing */
     int64_t seq = t->seq_base + ++t->n_seq;
@@ -1072,6 +1088,7 @@ const store_ops store_pg_ops = {
     .event_prune = pg_event_prune,
     .event_scan = pg_event_scan,
     .event_max_seq = pg_event_max_seq,
+    .event_next_seq = pg_event_next_seq,
     .event_count = pg_event_count,
     .lease = pg_lease,
 };
