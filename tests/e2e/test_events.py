@@ -397,8 +397,9 @@ def test_basic_auth_and_dead_letter_on_4xx(server):
         st = target_states(server)[0]
         assert st["dead_letters"] == 1 and st["failures"] == 1
         # the operator's view, while the server runs
-        p = subprocess.run([BIN, "rules-status", "--data-dir", server.data_dir], capture_output=True, text=True,
-                           timeout=30)
+        p = subprocess.run([BIN, "rules-status", "--data-dir", server.data_dir]
+                           + (["--store", server.store_url] if server.store_url else []),
+                           capture_output=True, text=True, timeout=30)
         assert p.returncode == 0, p.stderr
         status = json.loads(p.stdout)
         assert [(t["rule"], t["id"], t["dead_letters"], t["failures"]) for t in status["targets"]] == [("r", "http", 1, 1)]
@@ -426,7 +427,8 @@ def test_nothing_lost_across_restart(make_server, tmp_path):
     time.sleep(0.3)
     assert file_lines(s, "r.jsonl") == []
     assert s.stop() == 0
-    s2 = make_server(data_dir=data, args=FAST)
+    # the same store: on PostgreSQL, a server started afresh gets a new database
+    s2 = make_server(data_dir=data, args=FAST + (["--store", s.store_url] if s.store_url else []))
     got = wait_for(lambda: len(file_lines(s2, "r.jsonl")) == 3 and file_lines(s2, "r.jsonl"))
     assert [e["detail"]["responseElements"]["Id"] for e in got] == ids
     # and no duplicates on a later pass
