@@ -149,6 +149,17 @@ def test_a_killed_worker_node_hands_trail_and_targets_over(make_server, tmp_path
             by_name.setdefault(r["requestParameters"]["Name"], set()).add(r["eventID"])
     assert set(acked) <= set(by_name)
     assert all(len(ids) == 1 for ids in by_name.values())
+    # one node at a time: an event is delivered twice only if the killed
+    # node wrote its file but died before storing the cursor, so repeats are
+    # events from just before the kill, never from the rest of the run
+    # (three nodes working the trail at once would repeat events throughout)
+    copies = {}
+    for r in recs:
+        copies.setdefault(r["eventID"], []).append(r)
+    repeated = [rs[0] for rs in copies.values() if len(rs) > 1]
+    for r in repeated:
+        t = time.mktime(time.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+        assert killed - 6 <= t <= killed + 1, (r["eventTime"], killed, len(repeated))
 
     # the digest chain: one per period, each starting where the previous ended
     chain = [read_gz(b, BUCKET, k)[0] for k in digest_keys(b)]
@@ -170,6 +181,14 @@ def test_a_killed_worker_node_hands_trail_and_targets_over(make_server, tmp_path
         got.setdefault(line["detail"]["requestParameters"]["Name"], set()).add(line["detail"]["eventID"])
     assert set(acked) <= set(got)
     assert all(len(ids) == 1 for ids in got.values())
+    seen = {}
+    for line in lines:
+        seen[line["detail"]["eventID"]] = seen.get(line["detail"]["eventID"], 0) + 1
+    twice = [line for line in lines if seen[line["detail"]["eventID"]] > 1]
+    for line in twice:   # as above: only what the killed node had in hand
+        t = time.mktime(time.strptime(line["time"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+        assert killed - 6 <= t <= killed + 1, (line["time"], killed, len(twice))
+    print(f"repeats after the kill: {len(repeated)} records in log files, {len(twice)} target lines")
 
     # the unmodified CLI accepts the chain, through a surviving node
     rc, out, err = run_validate_logs(c, AWS_CLIS[0][1], tmp_path, ARN, start)
