@@ -222,6 +222,12 @@ static int cmd_serve(int argc, char **argv)
     };
     /* SNS first (its signing certificate must be served from the first request on) */
     sns_worker *sns = cfg.listen_port > 0 ? start_sns(&cfg, st, cfg.listen_port) : NULL;
+    /* signing keys before serving: attaching may make the home region's
+     * key (once per store), which must not delay the workers started below */
+    char kerr[1024] = "";
+    bool keys_ok = ct_digest_init(cfg.data_dir, kerr, sizeof kerr);
+    if (keys_ok)
+        ct_digest_attach_store(st, cfg.region);   /* keys shared by every node */
     http_server *hs = http_server_start(&ho, err, sizeof err);
     if (!hs) {
         fprintf(stderr, "greentrail: %s\n", err);
@@ -232,13 +238,13 @@ static int cmd_serve(int argc, char **argv)
     }
     ct_deliver *deliver = NULL;   /* trail delivery and digests (cloudtrail/ct_deliver.c) */
     err[0] = '\0';
-    if (ct_digest_init(cfg.data_dir, err, sizeof err)) {
+    if (keys_ok) {
         ct_deliver_opts dopt = {.st = st, .s3 = s3s, .delivery_interval_s = cfg.delivery_interval,
                                 .digest_interval_s = cfg.digest_interval};
         deliver = ct_deliver_start(&dopt);
     }
     if (!deliver)
-        fprintf(stderr, "greentrail: trail delivery is off: %s\n", err[0] ? err : "cannot start the worker");
+        fprintf(stderr, "greentrail: trail delivery is off: %s\n", kerr[0] ? kerr : "cannot start the worker");
     pruner pr = {.st = st, .days = cfg.retention_days};
     pthread_mutex_init(&pr.mu, NULL);
     pthread_cond_init(&pr.cv, NULL);

@@ -30,7 +30,24 @@
  * like a stopped trail (deliver up to the stop, final digest) and then
  * removes.
  *
+ * Several nodes (docs/SCALING.md): each trail is worked on by one node at
+ * a time, the holder of the lease "trail:<uid>" (CT_LEASE_TTL_MS, renewed
+ * through lease_set as the rounds go, released on a clean stop or when a
+ * deleted trail is finished). Everything the next owner needs is in the
+ * state document: the cursor, and per region the digest chain (window
+ * start, previous digest's key/hash/signature, files since) plus "end",
+ * the end of the digest being written. Signing keys are in the store too
+ * (ct_digest.c), so a new owner continues the chain where the old one
+ * stopped. A node that just took a lease re-reads the state (its snapshot
+ * may predate the lease). Fencing: the state carries "rev", bumped by each
+ * write; a write from a stale copy is refused (rev_conflict) and that node
+ * drops the trail for the round, so a node that stalled past its lease
+ * cannot move the chain back.
+ *
  * Invariants:
+ *  - One digest per window: "end" is stored before the digest object is
+ *    written and cleared after, so after a crash in between the next owner
+ *    writes the same key (end time) again rather than a second window.
  *  - At least once: the cursor and the digest's file list advance only in
  *    the job that runs after s3_object_put succeeded. A crash between the
  *    two re-delivers the same events in a new object on restart (AWS also
@@ -53,6 +70,7 @@
 
 #include "cloudtrail/ct_digest.h"
 #include "cloudtrail/ct_trail.h"
+#include "store/lease_set.h"
 #include "util/gtutil.h"
 
 #define CT_SCAN_BATCH 2000
@@ -62,6 +80,7 @@
 #define CT_DATE_CAP 16
 #define CT_STAMP_CAP 24
 #define CT_FILE_MAX_BYTES (40u << 20)   /* keep objects below AWS's 50 MB */
+#define CT_LEASE_TTL_MS 10000           /* a dead node's trails move after this */
 
 typedef struct ct_retry {
     char uid[37];
@@ -75,6 +94,7 @@ struct ct_deliver {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
+    lease_set *leases;   /* "trail:<uid>" leases this node holds */
     ct_retry retry[CT_MAX_RETRY];
 };
 
@@ -241,20 +261,53 @@ typedef struct ct_save_ctx {
     const json_t *trail;
     const json_t *state;
     bool tomb;
-    bool remove;   /* tomb only: finished, delete it */
+    bool remove;     /* tomb only: finished, delete it */
+    bool conflict;   /* out: the stored state moved on (another node): not written */
 } ct_save_ctx;
+
+/* Fencing: a state carries "rev", bumped by every write. A write whose rev
+ * differs from the stored one was computed from a stale copy (the trail's
+ * lease moved to another node meanwhile): it is refused, the caller drops
+ * its round and reloads. */
+static bool rev_conflict(const json_t *stored, const json_t *mine)
+{
+    const char *su = jstr(stored, "uid"), *mu = jstr(mine, "uid");
+    if (!stored || !su || !mu || strcmp(su, mu) != 0)
+        return false;
+    return jint(stored, "rev") != jint(mine, "rev");
+}
+
+/* The text to store: mine with rev + 1. */
+static char *next_rev_text(const json_t *state, size_t flags)
+{
+    json_t *c = json_copy((json_t *)state);
+    if (!c)
+        return NULL;
+    json_object_set_new(c, "rev", json_integer(jint(state, "rev") + 1));
+    char *text = json_dumps(c, flags);
+    json_decref(c);
+    return text;
+}
 
 static gt_err tomb_save(store_txn *t, ct_save_ctx *s)
 {
     store_key k = {CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_TOMB, jstr(s->trail, "_uid")};
     char *body = NULL;
     int rc = store_doc_get(t, &k, &body);
-    free(body);
     if (rc != STORE_OK)
         return rc == STORE_NOTFOUND ? GT_OK : GT_E_UNAVAILABLE;
     if (s->remove)
         return store_doc_delete(t, &k) == STORE_ERR ? GT_E_UNAVAILABLE : GT_OK;
-    json_t *tomb = json_pack("{s:O, s:O}", "trail", s->trail, "state", s->state);
+    json_t *old = json_loads(body, 0, NULL);
+    s->conflict = rev_conflict(json_object_get(old, "state"), s->state);
+    json_decref(old);
+    if (s->conflict)
+        return GT_OK;
+    json_t *st = json_copy((json_t *)s->state);
+    if (st)
+        json_object_set_new(st, "rev", json_integer(jint(s->state, "rev") + 1));
+    json_t *tomb = st ? json_pack("{s:O, s:o}", "trail", s->trail, "state", st) : NULL;
+    free(body);
     char *text = tomb ? json_dumps(tomb, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(tomb);
     if (!text)
@@ -275,7 +328,12 @@ static gt_err save_job(store_txn *t, void *ud)
     json_decref(cur);
     if (!same)
         return GT_OK;   /* deleted (or re-created) meanwhile: drop our state */
-    char *text = json_dumps(s->state, JSON_COMPACT);
+    json_t *stored = load_doc(t, a, r, CT_KIND_TRAIL_STATE, n);
+    s->conflict = rev_conflict(stored, s->state);
+    json_decref(stored);
+    if (s->conflict)
+        return GT_OK;
+    char *text = next_rev_text(s->state, JSON_COMPACT);
     if (!text)
         return GT_E_NOMEM;
     store_key k = {a, r, CT_KIND_TRAIL_STATE, n};
@@ -284,10 +342,16 @@ static gt_err save_job(store_txn *t, void *ud)
     return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
 }
 
-static bool save_state(ct_deliver *d, const json_t *trail, const json_t *state, bool tomb)
+/* Write state back (fenced by its rev, which moves on success). False: not
+ * written (store failure, or another node moved the state on: the caller
+ * must stop working on this trail this round). */
+static bool save_state(ct_deliver *d, const json_t *trail, json_t *state, bool tomb)
 {
-    ct_save_ctx s = {trail, state, tomb, false};
-    return store_run(d->o.st, save_job, &s) == GT_OK;
+    ct_save_ctx s = {trail, state, tomb, false, false};
+    if (store_run(d->o.st, save_job, &s) != GT_OK || s.conflict)
+        return false;
+    json_object_set_new(state, "rev", json_integer(jint(state, "rev") + 1));
+    return true;
 }
 
 /* ---------------------------------------------------------------- scanning */
@@ -334,9 +398,12 @@ static int scan_cb(void *ud, int64_t seq, const char *account, const char *regio
     ct_scan *s = ud;
     if (seq > s->upper || s->full)
         return 1;
-    s->last_seq = seq;
-    if (strcmp(account, jstr(s->trail, "_account")) != 0)
+    /* the cursor passes seq only once its record is in a batch (or is not
+     * for this trail): every early stop below leaves last_seq before it */
+    if (strcmp(account, jstr(s->trail, "_account")) != 0) {
+        s->last_seq = seq;
         return 0;
+    }
     json_t *rec = json_loads(json, 0, NULL);
     bool take = rec && ct_trail_selects(s->trail, rec, region);
     char et[21] = "";
@@ -345,8 +412,10 @@ static int scan_cb(void *ud, int64_t seq, const char *account, const char *regio
         gt_strlcpy(et, t ? t : "", sizeof et);
     }
     json_decref(rec);
-    if (!take)
+    if (!take) {
+        s->last_seq = seq;
         return 0;
+    }
     ct_region_batch *b = NULL;
     for (size_t i = 0; i < s->nrb; i++)
         if (strcmp(s->rb[i].region, region) == 0)
@@ -363,10 +432,13 @@ static int scan_cb(void *ud, int64_t seq, const char *account, const char *regio
             return 1;
     }
     size_t n = strlen(json);
+    size_t len0 = b->len;
     if ((b->count && !append(b, ",", 1)) || !append(b, json, n)) {
+        b->len = len0;   /* drop a half-appended record; it is scanned again */
         s->full = true;
         return 1;
     }
+    s->last_seq = seq;
     b->count++;
     if (!b->newest[0] || strcmp(et, b->newest) > 0)
         gt_strlcpy(b->newest, et, sizeof b->newest);
@@ -516,11 +588,41 @@ static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, cons
 
 /* ---------------------------------------------------------------- one trail */
 
-static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, bool tomb, int64_t now_ms)
+typedef struct ct_reload_ctx {
+    const json_t *trail;
+    bool tomb;
+    json_t *state;   /* out: NULL when none */
+} ct_reload_ctx;
+
+static gt_err reload_job(store_txn *t, void *ud)
+{
+    ct_reload_ctx *r = ud;
+    if (!r->tomb) {
+        r->state = load_doc(t, jstr(r->trail, "_account"), jstr(r->trail, "HomeRegion"), CT_KIND_TRAIL_STATE,
+                            jstr(r->trail, "Name"));
+        return GT_OK;
+    }
+    json_t *tomb = load_doc(t, CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_TOMB, jstr(r->trail, "_uid"));
+    json_t *st = json_object_get(tomb, "state");
+    r->state = json_is_object(st) ? json_incref(st) : NULL;
+    json_decref(tomb);
+    return GT_OK;
+}
+
+/* Whether this node (still) owns the trail's delivery: its lease. */
+static bool owns(ct_deliver *d, const char *uid, bool *fresh)
+{
+    char name[80];
+    snprintf(name, sizeof name, "trail:%s", uid);
+    int h = lease_set_hold(d->leases, name);
+    if (fresh)
+        *fresh = h == LEASE_HELD_NEW;
+    return h != LEASE_NOT_HELD;
+}
+
+static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, bool tomb, int64_t now_ms)
 {
     const char *uid = jstr(trail, "_uid");
-    if (!uid)
-        return;
     json_t *state;
     const char *suid = jstr(state_in, "uid");
     if (state_in && suid && strcmp(suid, uid) == 0) {
@@ -554,7 +656,12 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
     bool failed = false;
 
     /* ---- log files */
+    bool fenced = false;   /* lost the trail to another node: stop touching it */
     for (int batch = 0; !backing_off && !failed && batch < CT_MAX_BATCHES && jint(state, "cursor") < upper; batch++) {
+        if (d->leases && batch > 0 && !owns(d, uid, NULL)) {
+            fenced = true;
+            break;
+        }
         ct_scan s = {.trail = trail, .upper = upper, .last_seq = jint(state, "cursor")};
         ct_scan_job j = {&s, s.last_seq};
         if (store_read(d->o.st, scan_job, &j) != GT_OK) {
@@ -632,10 +739,14 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
         dirty = true;
         /* the cursor moves only once the objects are stored */
         if (!save_state(d, trail, state, tomb)) {
-            failed = true;
+            fenced = true;   /* unknown outcome or moved on: reload next round */
             break;
         }
         dirty = false;
+    }
+    if (fenced) {
+        json_decref(state);
+        return;
     }
 
     /* ---- digests */
@@ -650,14 +761,30 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
         bool all_final = true;
         json_object_foreach(regions, src, rs) {
             int64_t start = jint(rs, "start");
-            bool due = final_due ? now_s > start : now_s >= start + d->o.digest_interval_s;
+            bool intent = json_object_get(rs, "end") != NULL;
+            bool due = intent || (final_due ? now_s > start : now_s >= start + d->o.digest_interval_s);
             if (!due) {
                 all_final = all_final && !final_due;
                 continue;
             }
-            if (write_digest(d, trail, state, src, rs, now_s, now_ms))
+            /* Exactly one digest per window: the window's end is stored
+             * before the object is written, so a node that takes over after
+             * a crash in between writes the same key again (overwriting the
+             * orphan) instead of a second, overlapping digest. */
+            if (!intent) {
+                json_object_set_new(rs, "end", json_integer(now_s));
+                if ((d->leases && !owns(d, uid, NULL)) || !save_state(d, trail, state, tomb)) {
+                    json_decref(state);
+                    return;
+                }
+            } else if (d->leases && !owns(d, uid, NULL)) {
+                json_decref(state);
+                return;
+            }
+            if (write_digest(d, trail, state, src, rs, jint(rs, "end"), now_ms)) {
+                json_object_del(rs, "end");
                 dirty = true;
-            else {
+            } else {
                 all_final = false;
                 dirty = true;
             }
@@ -671,10 +798,36 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
         save_state(d, trail, state, tomb);
     /* a deleted trail is finished once delivered and, with validation, its final digest written */
     if (tomb && caught_up && (!validation || !d->o.s3 || json_is_true(json_object_get(state, "final_done")))) {
-        ct_save_ctx rm = {trail, state, true, true};
-        store_run(d->o.st, save_job, &rm);
+        ct_save_ctx rm = {trail, state, true, true, false};
+        if (store_run(d->o.st, save_job, &rm) == GT_OK && d->leases) {
+            char name[80];
+            snprintf(name, sizeof name, "trail:%s", uid);
+            lease_set_release(d->leases, name);
+        }
     }
     json_decref(state);
+}
+
+/* One trail, if this node holds its lease ("trail:<uid>"). */
+static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, bool tomb, int64_t now_ms)
+{
+    const char *uid = jstr(trail, "_uid");
+    if (!uid)
+        return;
+    bool fresh = false;
+    if (d->leases && !owns(d, uid, &fresh))
+        return;   /* another node's */
+    json_t *reloaded = NULL;
+    if (fresh) {
+        /* just taken (over): the snapshot may predate the lease, so read
+         * the state the previous owner left */
+        ct_reload_ctx rc = {trail, tomb, NULL};
+        if (store_read(d->o.st, reload_job, &rc) != GT_OK)
+            return;
+        state_in = reloaded = rc.state;
+    }
+    deliver_owned(d, trail, state_in, tomb, now_ms);
+    json_decref(reloaded);
 }
 
 void ct_deliver_round(ct_deliver *d, int64_t now_ms)
@@ -717,6 +870,11 @@ ct_deliver *ct_deliver_start(const ct_deliver_opts *o)
     if (!d)
         return NULL;
     d->o = *o;
+    d->leases = lease_set_new(o->st, CT_LEASE_TTL_MS);
+    if (!d->leases) {
+        free(d);
+        return NULL;
+    }
     if (d->o.delivery_interval_s < 1)
         d->o.delivery_interval_s = 1;
     if (d->o.digest_interval_s < 1)
@@ -726,6 +884,7 @@ ct_deliver *ct_deliver_start(const ct_deliver_opts *o)
     if (pthread_create(&d->th, NULL, ct_main, d) != 0) {
         pthread_mutex_destroy(&d->mu);
         pthread_cond_destroy(&d->cv);
+        lease_set_free(d->leases);
         free(d);
         return NULL;
     }
@@ -741,6 +900,7 @@ void ct_deliver_stop(ct_deliver *d)
     pthread_cond_signal(&d->cv);
     pthread_mutex_unlock(&d->mu);
     pthread_join(d->th, NULL);
+    lease_set_free(d->leases);   /* a clean stop hands the trails over at once */
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     free(d);

@@ -16,8 +16,25 @@
  * digest's source region (cloudtrail.md §3.6); the CLI indexes keys by
  * fingerprint, so serving all of them is harmless and makes it work.
  *
+ * Several nodes (ct_digest_attach_store): the key pairs live in the store,
+ * one document each (account "", region "", kind CT_KIND_SIGNKEY, id
+ * "<region>/<start>-<fingerprint>", body {"region","start","pem"}), so every
+ * node signs with and lists the same keys and a node taking a trail over
+ * continues its digest chain with keys the others know. No API reads these
+ * documents; only the public half leaves the process (ListPublicKeys). The
+ * files stay as a private cache (named <start>-<fingerprint>.pem then), and
+ * keys found only in files (made before the store held keys) are copied into
+ * the store on the first sync. A node that finds no current key for a region
+ * makes one and inserts it; two nodes doing so at once make two keys, both in
+ * the store and both listed, so either signature validates.
+ *
  * Thread safety: one mutex guards the key cache; signing runs under it
- * (a signature takes about a millisecond).
+ * (a signature takes about a millisecond). Syncing with the store runs
+ * under it too: store_read, and store_run for a new key. ListPublicKeys is
+ * a read-path call: it merges the store's keys through its own read
+ * transaction and never makes a key (it may run inside a write job, where
+ * waiting on another write job would deadlock): the home region's key is
+ * made at start (ct_digest_attach_store), other regions' by the worker.
  */
 #include "cloudtrail/ct_digest.h"
 
@@ -36,11 +53,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
 #include <zlib.h>
 
 #include "util/gtutil.h"
 
 #define CT_MAX_KEYS 256
+#define CT_KIND_SIGNKEY "ct_signkey"   /* private: never served by any API */
 
 typedef struct ct_key {
     char region[32];
@@ -49,6 +69,7 @@ typedef struct ct_key {
     unsigned char *der;
     size_t der_len;
     char fp[33];
+    bool in_store;   /* known to be in the store (or no store attached) */
 } ct_key;
 
 static pthread_mutex_t ct_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -57,6 +78,7 @@ static bool ct_ready;
 static ct_key ct_keys[CT_MAX_KEYS];
 static int ct_nkeys;
 static bool ct_scanned;
+static store *ct_st;   /* NULL: keys are files only (one node) */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -166,11 +188,6 @@ static bool ct_key_fill(ct_key *k, EVP_PKEY *pkey)
     return true;
 }
 
-static void ct_key_path(char *out, size_t cap, const char *region, int64_t start_s)
-{
-    snprintf(out, cap, "%s/%s/%lld.pem", ct_dir, region, (long long)start_s);
-}
-
 static bool ct_region_ok(const char *region)
 {
     size_t n = strlen(region);
@@ -182,12 +199,20 @@ static bool ct_region_ok(const char *region)
     return true;
 }
 
-static bool ct_load_file(const char *region, int64_t start_s)
+static bool ct_key_known(const char *fp)
+{
+    for (int i = 0; i < ct_nkeys; i++)
+        if (strcmp(ct_keys[i].fp, fp) == 0)
+            return true;
+    return false;
+}
+
+static bool ct_load_file(const char *region, int64_t start_s, const char *fname)
 {
     if (ct_nkeys >= CT_MAX_KEYS)
         return false;
     char path[2400];
-    ct_key_path(path, sizeof path, region, start_s);
+    snprintf(path, sizeof path, "%s/%s/%s", ct_dir, region, fname);
     FILE *f = fopen(path, "r");
     if (!f)
         return false;
@@ -199,10 +224,13 @@ static bool ct_load_file(const char *region, int64_t start_s)
     memset(k, 0, sizeof *k);
     gt_strlcpy(k->region, region, sizeof k->region);
     k->start_s = start_s;
-    if (!ct_key_fill(k, pkey)) {
+    if (!ct_key_fill(k, pkey) || ct_key_known(k->fp)) {
         EVP_PKEY_free(pkey);
+        OPENSSL_free(k->der);
+        memset(k, 0, sizeof *k);
         return false;
     }
+    k->in_store = ct_st == NULL;
     ct_nkeys++;
     return true;
 }
@@ -229,12 +257,151 @@ static void ct_scan(void)
         while ((e = readdir(d))) {
             size_t n = strlen(e->d_name);
             int64_t start;
-            if (n > 4 && strcmp(e->d_name + n - 4, ".pem") == 0 && gt_parse_i64(e->d_name, n - 4, &start))
-                ct_load_file(r->d_name, start);
+            const char *dash = strchr(e->d_name, '-');
+            size_t digits = dash ? (size_t)(dash - e->d_name) : n - 4;
+            if (n > 4 && strcmp(e->d_name + n - 4, ".pem") == 0 && digits <= n - 4 &&
+                gt_parse_i64(e->d_name, digits, &start))
+                ct_load_file(r->d_name, start, e->d_name);
         }
         closedir(d);
     }
     closedir(top);
+}
+
+/* Write a private key file (0600, temp name, fsync, rename) in the cache. */
+static bool ct_write_file(const char *region, const char *fname, const char *pem, size_t pem_len)
+{
+    char dir[2400], path[2600], tmp[2700];
+    snprintf(dir, sizeof dir, "%s/%s", ct_dir, region);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return false;
+    if (snprintf(path, sizeof path, "%s/%s", dir, fname) >= (int)sizeof path)
+        return false;
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, pem, pem_len) == (ssize_t)pem_len && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok)
+        unlink(tmp);
+    return ok;
+}
+
+/* Append pkey to the cache (takes ownership on success). */
+static ct_key *ct_add(const char *region, int64_t start_s, EVP_PKEY *pkey, bool in_store)
+{
+    if (ct_nkeys >= CT_MAX_KEYS)
+        return NULL;
+    ct_key *k = &ct_keys[ct_nkeys];
+    memset(k, 0, sizeof *k);
+    gt_strlcpy(k->region, region, sizeof k->region);
+    k->start_s = start_s;
+    if (!ct_key_fill(k, pkey)) {
+        memset(k, 0, sizeof *k);
+        return NULL;
+    }
+    k->in_store = in_store;
+    ct_nkeys++;
+    return k;
+}
+
+static char *ct_pem_of(EVP_PKEY *pkey)
+{
+    BIO *mem = BIO_new(BIO_s_mem());
+    char *pem = NULL, *out = NULL;
+    long n = 0;
+    if (mem && PEM_write_bio_PrivateKey(mem, pkey, NULL, NULL, 0, NULL, NULL) &&
+        (n = BIO_get_mem_data(mem, &pem)) > 0 && (out = malloc((size_t)n + 1))) {
+        memcpy(out, pem, (size_t)n);
+        out[n] = '\0';
+    }
+    BIO_free(mem);
+    return out;
+}
+
+/* ---- keys in the store */
+
+typedef struct ct_put_ctx {
+    const char *region, *fp, *pem;
+    int64_t start_s;
+} ct_put_ctx;
+
+static gt_err ct_put_job(store_txn *t, void *ud)
+{
+    ct_put_ctx *p = ud;
+    char id[128];
+    snprintf(id, sizeof id, "%s/%lld-%s", p->region, (long long)p->start_s, p->fp);
+    json_t *doc = json_pack("{s:s, s:I, s:s}", "region", p->region, "start", (json_int_t)p->start_s, "pem", p->pem);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text)
+        return GT_E_NOMEM;
+    store_key k = {"", "", CT_KIND_SIGNKEY, id};
+    int rc = store_doc_put(t, &k, NULL, text);
+    free(text);
+    return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
+static bool ct_put(const ct_key *k)
+{
+    char *pem = ct_pem_of(k->pkey);
+    if (!pem)
+        return false;
+    ct_put_ctx p = {k->region, k->fp, pem, k->start_s};
+    bool ok = store_run(ct_st, ct_put_job, &p) == GT_OK;
+    OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
+    return ok;
+}
+
+/* One stored key: load it into the cache (and the file cache) if new. */
+static int ct_merge_cb(void *ud, int64_t seq, const char *id, const char *body)
+{
+    (void)ud;
+    (void)seq;
+    const char *dash = strrchr(id, '-');
+    if (!dash || strlen(dash + 1) != 32 || ct_key_known(dash + 1))
+        return 0;
+    json_t *doc = json_loads(body, 0, NULL);
+    const char *region = json_string_value(json_object_get(doc, "region"));
+    const char *pem = json_string_value(json_object_get(doc, "pem"));
+    int64_t start = json_integer_value(json_object_get(doc, "start"));
+    if (region && pem && ct_region_ok(region)) {
+        BIO *mem = BIO_new_mem_buf(pem, -1);
+        EVP_PKEY *pkey = mem ? PEM_read_bio_PrivateKey(mem, NULL, NULL, NULL) : NULL;
+        BIO_free(mem);
+        ct_key *k = pkey ? ct_add(region, start, pkey, true) : NULL;
+        if (!k) {
+            EVP_PKEY_free(pkey);
+        } else {
+            char fname[128];
+            snprintf(fname, sizeof fname, "%lld-%s.pem", (long long)start, k->fp);
+            ct_write_file(region, fname, pem, strlen(pem));   /* a cache: failure is harmless */
+        }
+    }
+    json_decref(doc);
+    return 0;
+}
+
+static gt_err ct_merge_job(store_txn *t, void *ud)
+{
+    (void)ud;
+    return store_doc_list(t, "", "", CT_KIND_SIGNKEY, NULL, 0, false, 0, ct_merge_cb, NULL) == STORE_OK
+               ? GT_OK
+               : GT_E_UNAVAILABLE;
+}
+
+/* Bring the cache up to date with the store and copy file-only keys into
+ * it (caller holds ct_mu; never inside a write job). */
+static void ct_sync(void)
+{
+    if (!ct_st)
+        return;
+    store_read(ct_st, ct_merge_job, NULL);
+    for (int i = 0; i < ct_nkeys; i++)
+        if (!ct_keys[i].in_store && ct_put(&ct_keys[i]))
+            ct_keys[i].in_store = true;
 }
 
 /* Make and store a new key for region starting at now (caller holds ct_mu). */
@@ -242,59 +409,70 @@ static ct_key *ct_make_key(const char *region, int64_t now_s)
 {
     if (ct_nkeys >= CT_MAX_KEYS || !ct_region_ok(region))
         return NULL;
-    char dir[2400], path[2400], tmp[2500];
-    snprintf(dir, sizeof dir, "%s/%s", ct_dir, region);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return NULL;
     EVP_PKEY *pkey = EVP_RSA_gen(2048);
-    if (!pkey)
-        return NULL;
-    BIO *mem = BIO_new(BIO_s_mem());
-    char *pem = NULL;
-    long pem_len = 0;
-    if (!mem || !PEM_write_bio_PrivateKey(mem, pkey, NULL, NULL, 0, NULL, NULL) ||
-        (pem_len = BIO_get_mem_data(mem, &pem)) <= 0) {
-        BIO_free(mem);
+    char *pem = pkey ? ct_pem_of(pkey) : NULL;
+    ct_key *k = pem ? ct_add(region, now_s, pkey, ct_st == NULL) : NULL;
+    if (!k) {
         EVP_PKEY_free(pkey);
+        free(pem);
         return NULL;
     }
-    ct_key_path(path, sizeof path, region, now_s);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, pem, (size_t)pem_len) == (ssize_t)pem_len && fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
-    BIO_free(mem);
-    ok = ok && rename(tmp, path) == 0;
-    if (!ok) {
-        unlink(tmp);
-        EVP_PKEY_free(pkey);
-        return NULL;
+    char fname[128];
+    if (ct_st) {
+        /* in the store first: a key is used only once every node can list it */
+        ct_put_ctx p = {region, k->fp, pem, now_s};
+        if (store_run(ct_st, ct_put_job, &p) != GT_OK) {
+            EVP_PKEY_free(k->pkey);
+            OPENSSL_free(k->der);
+            memset(k, 0, sizeof *k);
+            ct_nkeys--;
+            OPENSSL_cleanse(pem, strlen(pem));
+            free(pem);
+            return NULL;
+        }
+        k->in_store = true;
+        snprintf(fname, sizeof fname, "%lld-%s.pem", (long long)now_s, k->fp);
+        ct_write_file(region, fname, pem, strlen(pem));   /* cache only */
+    } else {
+        snprintf(fname, sizeof fname, "%lld.pem", (long long)now_s);
+        if (!ct_write_file(region, fname, pem, strlen(pem))) {
+            EVP_PKEY_free(k->pkey);
+            OPENSSL_free(k->der);
+            memset(k, 0, sizeof *k);
+            ct_nkeys--;
+            k = NULL;
+        }
     }
-    ct_key *k = &ct_keys[ct_nkeys];
-    memset(k, 0, sizeof *k);
-    gt_strlcpy(k->region, region, sizeof k->region);
-    k->start_s = now_s;
-    if (!ct_key_fill(k, pkey)) {
-        EVP_PKEY_free(pkey);
-        return NULL;
-    }
-    ct_nkeys++;
+    OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
     return k;
 }
 
-/* The region's signing key now, made when missing or too old. */
-static ct_key *ct_current(const char *region, int64_t now_s)
+/* The region's signing key now, made when missing or too old; sync: first
+ * merge the store's keys (caller holds ct_mu). */
+static ct_key *ct_current(const char *region, int64_t now_s, bool sync, bool make)
 {
     ct_scan();
+    if (sync)
+        ct_sync();
     ct_key *best = NULL;
     for (int i = 0; i < ct_nkeys; i++)
-        if (strcmp(ct_keys[i].region, region) == 0 && ct_keys[i].start_s <= now_s &&
-            (!best || ct_keys[i].start_s > best->start_s))
+        if (strcmp(ct_keys[i].region, region) == 0 && ct_keys[i].start_s <= now_s && ct_keys[i].in_store &&
+            (!best || ct_keys[i].start_s > best->start_s ||
+             (ct_keys[i].start_s == best->start_s && strcmp(ct_keys[i].fp, best->fp) > 0)))
             best = &ct_keys[i];
     if (best && now_s < best->start_s + CT_DIGEST_KEY_DAYS * 86400LL)
         return best;
-    return ct_make_key(region, now_s);
+    return make ? ct_make_key(region, now_s) : NULL;
+}
+
+void ct_digest_attach_store(store *st, const char *home_region)
+{
+    pthread_mutex_lock(&ct_mu);
+    ct_st = st;
+    if (ct_ready && home_region)
+        ct_current(home_region, gt_now_ms() / 1000, true, true);
+    pthread_mutex_unlock(&ct_mu);
 }
 
 bool ct_digest_init(const char *data_dir, char *err, size_t errcap)
@@ -321,6 +499,7 @@ void ct_digest_shutdown(void)
     }
     ct_nkeys = 0;
     ct_ready = false;
+    ct_st = NULL;
     ct_scanned = false;
     pthread_mutex_unlock(&ct_mu);
 }
@@ -328,7 +507,7 @@ void ct_digest_shutdown(void)
 bool ct_digest_sign(const char *region, const char *msg, char sig_hex[513], char fp[33])
 {
     pthread_mutex_lock(&ct_mu);
-    ct_key *k = ct_ready ? ct_current(region, gt_now_ms() / 1000) : NULL;
+    ct_key *k = ct_ready ? ct_current(region, gt_now_ms() / 1000, true, true) : NULL;
     bool ok = false;
     if (k) {
         unsigned char sig[512];
@@ -349,7 +528,7 @@ bool ct_digest_sign(const char *region, const char *msg, char sig_hex[513], char
 bool ct_digest_fingerprint(const char *region, char fp[33])
 {
     pthread_mutex_lock(&ct_mu);
-    ct_key *k = ct_ready ? ct_current(region, gt_now_ms() / 1000) : NULL;
+    ct_key *k = ct_ready ? ct_current(region, gt_now_ms() / 1000, true, true) : NULL;
     if (k)
         memcpy(fp, k->fp, 33);
     pthread_mutex_unlock(&ct_mu);
@@ -422,7 +601,11 @@ gt_err ct_digest_list_public_keys(gt_call *c, store_txn *t)
     json_t *list = json_array();
     pthread_mutex_lock(&ct_mu);
     if (ct_ready) {
-        ct_current(c->region, now);   /* the caller's region always has a current key */
+        if (ct_st && t)
+            store_doc_list(t, "", "", CT_KIND_SIGNKEY, NULL, 0, false, 0, ct_merge_cb, NULL);
+        /* with a store, a key is made only by the worker or at start
+         * (ct_digest_attach_store): this call may run inside a write job */
+        ct_current(c->region, now, false, ct_st == NULL);   /* the caller's region always has a current key */
         /* the call's region first, newest first; then every other region */
         for (int pass = 0; pass < 2; pass++) {
             for (int i = ct_nkeys - 1; i >= 0; i--) {

@@ -19,6 +19,12 @@
 bool ct_digest_init(const char *data_dir, char *err, size_t errcap);
 /* Forget loaded keys (tests, shutdown). */
 void ct_digest_shutdown(void);
+/* After ct_digest_init: keep the key pairs in st (documents no API serves)
+ * so every node on a shared store signs with and lists the same keys; the
+ * files become a cache. Call before any signing; st outlives the keys
+ * (ct_digest_shutdown before store_close). Also makes sure home_region
+ * has a current key (ListPublicKeys, on a store, lists but never makes keys). */
+void ct_digest_attach_store(store *st, const char *home_region);
 
 /* The ListPublicKeys handler. */
 gt_err ct_digest_list_public_keys(gt_call *c, store_txn *t);

@@ -27,7 +27,8 @@
  *  - _start_seq is the journal's last seq when logging started: delivery
  *    sends events after it. _stop_seq is the seq of the StopLogging record
  *    itself (the dispatcher appends it right after the handler in the same
- *    job, and seqs are AUTOINCREMENT), so the stop call is delivered too.
+ *    job; store_event_next_seq, as seqs are not dense on PostgreSQL), so
+ *    the stop call is delivered too.
  *  - _vgen changes whenever a new digest chain must start (StartLogging,
  *    validation switched on), cloudtrail.md §3.2 "Chain start".
  */

@@ -73,7 +73,7 @@ int ev_cmd_status(int argc, char **argv)
         fprintf(stderr, "greentrail: %s\n", err);
         return 2;
     }
-    store *st = store_open_url(cfg.store_url, cfg.data_dir, err, sizeof err);
+    store *st = store_open_url(cfg.store_url, cfg.data_dir, err, sizeof err);   /* --store too */
     if (!st) {
         fprintf(stderr, "greentrail: %s\n", err);
         return 1;

@@ -32,6 +32,14 @@
  * MAX_DELIVERY_THREADS, on plain strings and read-only target data), so a
  * slow or black-holed endpoint delays only its own target.
  *
+ * Several nodes (docs/SCALING.md): a target is delivered by one node at a
+ * time, the holder of the lease "evtarget:<state id>" (LEASE_TTL_MS,
+ * renewed each batch through lease_set, released on a clean stop). A node
+ * that just took a target re-reads its state; a write-back is fenced by
+ * the cursor it loaded (skipped if the stored cursor moved meanwhile, i.e.
+ * another node owned the target), so a stalled node cannot move a cursor
+ * back. Pruning old custom events runs under the "events-prune" lease.
+ *
  * Invariants: writes only inside store_run jobs; a state write-back is
  * skipped when the target's "gen" changed meanwhile (replaced or removed
  * by the API); delivery never runs inside a store job.
@@ -53,12 +61,14 @@
 #include "events/pattern.h"
 #include "events/transform.h"
 #include "sns/sns.h"
+#include "store/lease_set.h"
 #include "util/gtutil.h"
 
 #define SCAN_BATCH 256
 #define MAX_BATCHES_PER_PASS 8
 #define MAX_TARGETS 4096
 #define HTTP_TIMEOUT_MS 10000L
+#define LEASE_TTL_MS 10000   /* a dead node's targets move after this */
 
 struct ev_worker {
     ev_worker_opts o;
@@ -68,6 +78,7 @@ struct ev_worker {
     pthread_cond_t cv;
     bool stop;
     int64_t last_prune_ms;
+    lease_set *leases;   /* "evtarget:<state id>" and "events-prune" */
 };
 
 typedef struct tgt {
@@ -77,7 +88,9 @@ typedef struct tgt {
     json_t *state, *target, *rule, *dest, *conn;
     ev_pattern *pat;
     int64_t cursor, next_ms;
+    int64_t cursor0;   /* the stored cursor when loaded (fencing) */
     int attempts;
+    bool mine;         /* this node holds the target's lease */
     bool ready, blocked, dirty;
     json_int_t delivered, failures, dead_letters;
     char last_error[256];
@@ -198,6 +211,7 @@ static gt_err load_job(store_txn *t, void *ud)
         }
         g->state = json_incref(st);
         g->cursor = json_integer_value(json_object_get(st, "cursor"));
+        g->cursor0 = g->cursor;
         g->next_ms = json_integer_value(json_object_get(st, "next_ms"));
         g->attempts = (int)json_integer_value(json_object_get(st, "attempts"));
         g->delivered = json_integer_value(json_object_get(st, "delivered"));
@@ -647,6 +661,12 @@ static gt_err save_job(store_txn *t, void *ud)
             continue;
         json_t *cur = get_doc(t, "", "", EV_KIND_TSTATE, g->sid);
         const char *gen = json_string_value(json_object_get(cur, "gen"));
+        if (cur && json_integer_value(json_object_get(cur, "cursor")) != g->cursor0) {
+            /* another node moved it on (our lease lapsed meanwhile): its
+             * word wins; what we delivered since is a duplicate */
+            json_decref(cur);
+            continue;
+        }
         if (cur && gen && strcmp(gen, g->gen) == 0) {
             json_object_set_new(cur, "cursor", json_integer(g->cursor));
             json_object_set_new(cur, "attempts", json_integer(g->attempts));
@@ -717,6 +737,24 @@ static bool stopping(ev_worker *w)
     return s;
 }
 
+/* Mark the targets whose lease this node holds; true when one of them was
+ * just taken (its state may have been loaded before that). */
+static bool hold_targets(ev_worker *w, tgt_set *s)
+{
+    bool fresh = false;
+    for (size_t i = 0; i < s->n; i++) {
+        tgt *g = &s->v[i];
+        char name[600];
+        snprintf(name, sizeof name, "evtarget:%s", g->sid);
+        int h = lease_set_hold(w->leases, name);
+        if (g->mine && h == LEASE_NOT_HELD)
+            g->dirty = false;   /* lost it mid-pass: the new owner's state wins */
+        g->mine = h != LEASE_NOT_HELD;
+        fresh = fresh || h == LEASE_HELD_NEW;
+    }
+    return fresh;
+}
+
 static void run_pass(ev_worker *w)
 {
     tgt_set s = {0};
@@ -724,12 +762,23 @@ static void run_pass(ev_worker *w)
         set_free(&s);
         return;
     }
+    if (hold_targets(w, &s)) {
+        /* a target just taken over: read the state its last owner left */
+        set_free(&s);
+        if (store_read(w->o.st, load_job, &s) != GT_OK || s.n == 0) {
+            set_free(&s);
+            return;
+        }
+        hold_targets(w, &s);
+    }
     int64_t now = gt_now_ms();
     for (int b = 0; b < MAX_BATCHES_PER_PASS && !stopping(w); b++) {
+        if (b > 0)
+            hold_targets(w, &s);   /* renews; a slow pass must not outlive the leases */
         int64_t min = INT64_MAX;
         for (size_t i = 0; i < s.n; i++) {
             tgt *g = &s.v[i];
-            g->ready = !g->blocked && g->next_ms <= now;
+            g->ready = g->mine && !g->blocked && g->next_ms <= now;
             if (g->ready && g->cursor < min)
                 min = g->cursor;
         }
@@ -797,7 +846,7 @@ static void *worker_main(void *arg)
     while (!stopping(w)) {
         run_pass(w);
         int64_t now = gt_now_ms();
-        if (now - w->last_prune_ms > 60000) {
+        if (now - w->last_prune_ms > 60000 && lease_set_hold(w->leases, "events-prune") != LEASE_NOT_HELD) {
             w->last_prune_ms = now;
             /* small batches through the writer, as the journal pruner does */
             for (int round = 0; round < 20 && !stopping(w); round++) {
@@ -839,8 +888,15 @@ ev_worker *ev_worker_start(const ev_worker_opts *o, char *err, size_t errcap)
         return NULL;
     }
     w->o.file_dir = w->file_dir;
+    w->leases = lease_set_new(o->st, LEASE_TTL_MS);
+    if (!w->leases) {
+        snprintf(err, errcap, "out of memory");
+        free(w);
+        return NULL;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         snprintf(err, errcap, "cannot initialise libcurl");
+        lease_set_free(w->leases);
         free(w);
         return NULL;
     }
@@ -851,6 +907,7 @@ ev_worker *ev_worker_start(const ev_worker_opts *o, char *err, size_t errcap)
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
         curl_global_cleanup();
+        lease_set_free(w->leases);
         free(w);
         return NULL;
     }
@@ -866,6 +923,7 @@ void ev_worker_stop(ev_worker *w)
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->th, NULL);
+    lease_set_free(w->leases);   /* a clean stop hands the targets over at once */
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     curl_global_cleanup();

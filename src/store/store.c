@@ -177,7 +177,10 @@ int64_t store_event_max_seq(store_txn *t)
 
 int64_t store_event_next_seq(store_txn *t)
 {
-    return t->ops->event_next_seq(t->bt);
+    if (t->ops->event_next_seq)
+        return t->ops->event_next_seq(t->bt);
+    int64_t max = t->ops->event_max_seq(t->bt);
+    return max < 0 ? max : max + 1;
 }
 
 int64_t store_event_count(store_txn *t)

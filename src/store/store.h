@@ -146,9 +146,10 @@ int store_event_scan(store_txn *t, int64_t after_seq, int limit, store_scan_cb c
 /* Highest seq stored (0 when none), under the same watermark as the scan:
  * a cursor started there misses nothing committed later. */
 int64_t store_event_max_seq(store_txn *t);
-/* Inside a write job: the seq the next store_event_append of this
- * transaction will get (so a handler can name its own record's seq, e.g.
- * StopLogging's). STORE_ERR on failure. */
+/* In a write job: the seq the next event appended in this transaction will
+ * get (a call's own record: the dispatcher appends it right after the
+ * handler, in the same job). Seqs are not dense on PostgreSQL, so max + 1
+ * is not it there. STORE_ERR (< 0) on failure. */
 int64_t store_event_next_seq(store_txn *t);
 
 /* Count of stored events (tests, metrics). */

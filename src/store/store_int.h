@@ -50,6 +50,8 @@ typedef struct store_ops {
     int64_t (*event_prune)(void *bt, int64_t cutoff_ms, int max_rows);
     int (*event_scan)(void *bt, int64_t after_seq, int limit, store_scan_cb cb, void *ud);
     int64_t (*event_max_seq)(void *bt);
+    /* Optional (NULL: event_max_seq + 1, right for dense seqs): the seq the
+     * next event_append in this write transaction gets. */
     int64_t (*event_next_seq)(void *bt);
     int64_t (*event_count)(void *bt);
     /* Optional (NULL: store.c keeps leases as documents of kind "lease",

@@ -771,7 +771,7 @@ static int pg_doc_list(void *bt, const char *account, const char *region, const 
 
 /* ---------------------------------------------------------------- events */
 
-/* Give the transaction its seq base (xid << 20) if it has none yet. */
+/* Learn this transaction's seq base (xid << shift) if not yet known. */
 static int pg_seq_base(pg_txn *t)
 {
     if (t->seq_base == 0) {

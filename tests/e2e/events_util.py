@@ -4,6 +4,7 @@ the server keeps (target counters, dead letters, file-sink lines)."""
 import json
 import os
 import sqlite3
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,13 +68,24 @@ def wait_for(pred, timeout=5.0, step=0.02):
     return v
 
 
+def _store_url(server):
+    """The PostgreSQL URL the server runs on (its --store), or None (SQLite)."""
+    args = list(server.args)
+    for i, a in enumerate(args):
+        if a == "--store" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--store="):
+            return a.split("=", 1)[1]
+    return None
+
+
 def _docs(server, kind):
-    if getattr(server, "store_url", None):   # the PostgreSQL pass
-        import subprocess
-        # psql interpolates :'k' (quoted) only in scripts, hence stdin
-        out = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-d", server.store_url, "-v", f"k={kind}"],
-                             input="SELECT body FROM docs WHERE kind = :'k' ORDER BY seq;\n",
-                             capture_output=True, text=True, timeout=60, check=True).stdout
+    url = _store_url(server)
+    if url:   # the PostgreSQL pass: the same table, read with psql
+        assert all(ch.isalnum() or ch in "._-" for ch in kind)
+        out = subprocess.run(["psql", url, "-AtX", "-c",
+                              f"SELECT body FROM docs WHERE kind = '{kind}' ORDER BY seq"],
+                             capture_output=True, text=True, check=True, timeout=30).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
     db = sqlite3.connect(f"file:{os.path.join(server.data_dir, 'greentrail.db')}?mode=ro", uri=True, timeout=10)
     try:

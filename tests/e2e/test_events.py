@@ -427,7 +427,8 @@ def test_nothing_lost_across_restart(make_server, tmp_path):
     time.sleep(0.3)
     assert file_lines(s, "r.jsonl") == []
     assert s.stop() == 0
-    s2 = make_server(data_dir=data, args=FAST)
+    # the same store: on PostgreSQL, a server started afresh gets a new database
+    s2 = make_server(data_dir=data, args=FAST + (["--store", s.store_url] if s.store_url else []))
     got = wait_for(lambda: len(file_lines(s2, "r.jsonl")) == 3 and file_lines(s2, "r.jsonl"))
     assert [e["detail"]["responseElements"]["Id"] for e in got] == ids
     # and no duplicates on a later pass

@@ -111,7 +111,8 @@ def test_restart_resumes(make_server, tmp_path):
         gg.create_group(Name=f"r{i}")
     creates = {e["EventId"] for e in s.lookup("CreateGroup")}
     assert s.stop() == 0
-    s2 = make_server(data_dir=d, args=FAST)
+    # the same store: on PostgreSQL, a server started afresh gets a new database
+    s2 = make_server(data_dir=d, args=FAST + (["--store", s.store_url] if s.store_url else []))
     recs = wait_for(lambda: (lambda r: r if creates <= ids(r) else None)(delivered_records(s2, "rs-bkt")))
     # nothing is delivered twice when nothing failed
     assert len(recs) == len(ids(recs))

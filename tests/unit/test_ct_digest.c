@@ -172,6 +172,92 @@ static void test_rotation(void **state)
     ct_digest_shutdown();
 }
 
+/* Keys in the store (several nodes): a node with an empty key dir, on the
+ * same store, signs with the key another node made, and ListPublicKeys
+ * (through the call's read transaction) lists it. Keys made before the
+ * store held them (files only) are copied into it. */
+typedef struct lk_ctx {
+    json_t *keys;
+} lk_ctx;
+
+static gt_err list_job(store_txn *t, void *ud)
+{
+    lk_ctx *l = ud;
+    gt_call c;
+    memset(&c, 0, sizeof c);
+    c.region = "eu-west-1";
+    c.now_ms = gt_now_ms();
+    c.input = json_object();
+    gt_err e = ct_digest_list_public_keys(&c, t);
+    l->keys = json_incref(json_object_get(c.output, "PublicKeyList"));
+    json_decref(c.output);
+    json_decref(c.input);
+    return e;
+}
+
+static bool listed(json_t *keys, const char *fp)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+        if (strcmp(json_string_value(json_object_get(k, "Fingerprint")), fp) == 0)
+            return true;
+    return false;
+}
+
+static void test_keys_in_store(void **state)
+{
+    (void)state;
+    char sdir[] = "/tmp/gt-ct-store-XXXXXX", d1[] = "/tmp/gt-ct-node1-XXXXXX", d2[] = "/tmp/gt-ct-node2-XXXXXX";
+    assert_non_null(mkdtemp(sdir));
+    assert_non_null(mkdtemp(d1));
+    assert_non_null(mkdtemp(d2));
+    char err[256], sig[513], fp_legacy[33], fp1[33], fp2[33];
+    /* node 1 before keys were shared: a file-only key */
+    assert_true(ct_digest_init(d1, err, sizeof err));
+    assert_true(ct_digest_sign("eu-west-1", "m", sig, fp_legacy));
+    ct_digest_shutdown();
+    store *st = store_open(sdir, err, sizeof err);
+    assert_non_null(st);
+    /* node 1 on the store: its file key goes into the store */
+    assert_true(ct_digest_init(d1, err, sizeof err));
+    ct_digest_attach_store(st, "us-east-1");
+    assert_true(ct_digest_sign("eu-west-1", "m", sig, fp1));
+    assert_string_equal(fp1, fp_legacy);
+    ct_digest_shutdown();
+    /* node 2: empty key dir, same store */
+    assert_true(ct_digest_init(d2, err, sizeof err));
+    ct_digest_attach_store(st, "us-east-1");
+    lk_ctx l = {NULL};
+    assert_int_equal(store_read(st, list_job, &l), GT_OK);
+    assert_true(listed(l.keys, fp1));
+    assert_true(json_array_size(l.keys) >= 2);   /* and the home region's, made at attach */
+    json_decref(l.keys);
+    assert_true(ct_digest_sign("eu-west-1", "m", sig, fp2));
+    assert_string_equal(fp2, fp1);
+    /* the copy in node 2's dir is a private cache file */
+    char kdir[512];
+    snprintf(kdir, sizeof kdir, "%s/cloudtrail-keys/eu-west-1", d2);
+    DIR *d = opendir(kdir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", kdir, e->d_name);
+        struct stat sb;
+        assert_int_equal(stat(p, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0600);
+        files++;
+    }
+    closedir(d);
+    assert_int_equal(files, 1);
+    ct_digest_shutdown();
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_string_to_sign),
         cmocka_unit_test(test_sign_verify),
         cmocka_unit_test(test_rotation),
+        cmocka_unit_test(test_keys_in_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 #include <time.h>
 
+#include "store/lease_set.h"
 #include "store/store.h"
 
 static char dir[256];
@@ -421,6 +422,60 @@ typedef struct hold_ctx {
     store *s;
 } hold_ctx;
 
+/* store_event_next_seq is the seq the next append in the same job gets
+ * (on PostgreSQL seqs are not dense, so max + 1 is wrong there). */
+static gt_err next_seq_job(store_txn *t, void *ud)
+{
+    int64_t *out = ud;
+    out[0] = store_event_next_seq(t);
+    store_event ev = {
+        .account = "111111111111", .region = "us-east-1", .time_ms = 1000000, .event_id = "nx",
+        .event_name = "StopLogging", .event_source = "cloudtrail.amazonaws.com", .json = "{}",
+    };
+    return store_event_append(t, &ev, &out[1]) == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
+}
+
+static void test_event_next_seq(void **st)
+{
+    (void)st;
+    store *s = open_s();
+    assert_non_null(s);
+    assert_int_equal(store_run(s, append_job, NULL), GT_OK);
+    for (int i = 0; i < 2; i++) {
+        int64_t got[2] = {0, 0};
+        assert_int_equal(store_run(s, next_seq_job, got), GT_OK);
+        assert_true(got[0] > 0);
+        assert_true(got[0] == got[1]);
+    }
+    store_close(s);
+}
+
+/* lease_set: first hold takes the lease (HELD_NEW), then HELD from memory;
+ * a lease another node holds is NOT_HELD; released, it is taken anew. */
+static void test_lease_set(void **st)
+{
+    (void)st;
+    store *a = open_s(), *b = open_s();
+    assert_non_null(a);
+    assert_non_null(b);
+    lease_set *la = lease_set_new(a, 60000), *lb = lease_set_new(b, 60000);
+    assert_non_null(la);
+    assert_non_null(lb);
+    assert_int_equal(lease_set_hold(la, "trail:x"), LEASE_HELD_NEW);
+    assert_int_equal(lease_set_hold(la, "trail:x"), LEASE_HELD);
+    assert_int_equal(lease_set_hold(lb, "trail:x"), LEASE_NOT_HELD);
+    assert_int_equal(lease_set_hold(lb, "trail:y"), LEASE_HELD_NEW);
+    assert_int_equal(store_lease_acquire(a, "trail:y", store_node_id(a), 60000), STORE_BUSY);
+    lease_set_release(la, "trail:x");
+    assert_int_equal(lease_set_hold(lb, "trail:x"), LEASE_HELD_NEW);
+    lease_set_free(lb);   /* a clean stop releases everything */
+    assert_int_equal(lease_set_hold(la, "trail:y"), LEASE_HELD_NEW);
+    assert_int_equal(lease_set_hold(la, "trail:x"), LEASE_HELD_NEW);
+    lease_set_free(la);
+    store_close(a);
+    store_close(b);
+}
+
 static gt_err hold_job(store_txn *t, void *ud)
 {
     hold_ctx *h = ud;
@@ -703,6 +758,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_next_seq, setup, teardown),
         cmocka_unit_test(test_bad_dir),
     };
     const struct CMUnitTest pg_tests[] = {
@@ -710,6 +767,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lease_set, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_next_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_watermark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_feed_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_partitions, setup, teardown),
