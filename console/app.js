@@ -649,21 +649,65 @@ async function renderGroup(id) {
 }
 
 /* ------------------------------------------------------------ Trails */
+/* Trails with their status and last delivery; create a trail; start and
+ * stop logging. Every action is a real, recorded CloudTrail API call. */
 async function renderTrails() {
   const box = h("div", { id: "trails-box" }, h("p", { class: "muted panel-body" }, "Loading…"));
+  const msg = h("div", { id: "trail-msg" });
+  const nameIn = h("input", { id: "trail-name", placeholder: "trail name", required: "" });
+  const bucketIn = h("input", { id: "trail-bucket", placeholder: "S3 bucket", required: "" });
+  const validIn = h("input", { id: "trail-validation", type: "checkbox", checked: "" });
+  const createBtn = h("button", { class: "btn btn-primary", type: "submit", id: "trail-create" }, "Create trail");
+  const refreshBtn = h("button", { class: "btn", type: "button", id: "trail-refresh" }, "Refresh");
+  const form = h("form", { class: "panel-body inline-form", id: "trail-form" }, nameIn, bucketIn,
+    h("label", {}, validIn, " log file validation"), createBtn);
   mount(h("h1", {}, "Trails"), h("p", { class: "sub" }, "Trails deliver the event history to S3-compatible storage."),
-    h("div", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Trails")), box));
-  let trails;
-  try { trails = (await call("cloudtrail", "DescribeTrails", {})).trailList || []; }
-  catch (e) { box.replaceChildren(errorBox(e, "DescribeTrails failed")); return; }
-  if (!trails.length) { box.replaceChildren(emptyState("No trails", "This account has no trails in this region yet.")); return; }
-  const status = await Promise.all(trails.map((t) => call("cloudtrail", "GetTrailStatus", { Name: t.TrailARN || t.Name }).catch((e) => ({ _err: e }))));
-  box.replaceChildren(h("table", { class: "grid", id: "trails" },
-    h("thead", {}, h("tr", {}, ["Name", "Home region", "Multi-region", "S3 bucket", "Log file validation", "Status"].map((c) => h("th", {}, c)))),
-    h("tbody", {}, trails.map((t, i) => h("tr", {}, h("td", {}, t.Name), h("td", {}, t.HomeRegion || ""), h("td", {}, t.IsMultiRegionTrail ? "Yes" : "No"),
-      h("td", {}, t.S3BucketName || ""), h("td", {}, t.LogFileValidationEnabled ? "Enabled" : "Disabled"),
-      h("td", {}, status[i]._err ? h("span", { class: "err", title: status[i]._err.message }, status[i]._err.code)
-        : h("span", { class: "pill " + (status[i].IsLogging ? "on" : "off") }, status[i].IsLogging ? "Logging" : "Not logging")))))));
+    h("div", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Create a trail")), form, msg),
+    h("div", { class: "panel" }, h("div", { class: "panel-head" }, h("h2", {}, "Trails"), h("div", { class: "spacer" }), refreshBtn), box));
+  refreshBtn.addEventListener("click", () => load());
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    createBtn.disabled = true;
+    try {
+      const t = await call("cloudtrail", "CreateTrail", { Name: nameIn.value.trim(), S3BucketName: bucketIn.value.trim(),
+        EnableLogFileValidation: validIn.checked });
+      msg.replaceChildren(h("div", { class: "notice" }, `Created trail ${t.Name}. Start logging to deliver events.`));
+      nameIn.value = "";
+      load();
+    } catch (e) { msg.replaceChildren(errorBox(e, "CreateTrail failed")); }
+    finally { createBtn.disabled = false; }
+  });
+  async function logging(t, on) {
+    try {
+      await call("cloudtrail", on ? "StartLogging" : "StopLogging", { Name: t.TrailARN || t.Name });
+      msg.replaceChildren(h("div", { class: "notice" }, `${on ? "Started" : "Stopped"} logging for ${t.Name}.`));
+      load();
+    } catch (e) { msg.replaceChildren(errorBox(e, on ? "StartLogging failed" : "StopLogging failed")); }
+  }
+  async function load() {
+    let trails;
+    try { trails = (await call("cloudtrail", "DescribeTrails", {})).trailList || []; }
+    catch (e) { box.replaceChildren(errorBox(e, "DescribeTrails failed")); return; }
+    if (!trails.length) { box.replaceChildren(emptyState("No trails", "This account has no trails in this region yet.")); return; }
+    const status = await Promise.all(trails.map((t) => call("cloudtrail", "GetTrailStatus", { Name: t.TrailARN || t.Name }).catch((e) => ({ _err: e }))));
+    const when = (v) => (v ? isoTime(v) : "never");
+    box.replaceChildren(h("table", { class: "grid", id: "trails" },
+      h("thead", {}, h("tr", {}, ["Name", "Home region", "Multi-region", "S3 bucket", "Log file validation", "Status", "Last delivery", ""].map((c) => h("th", {}, c)))),
+      h("tbody", {}, trails.map((t, i) => {
+        const st = status[i];
+        const btn = st._err ? "" : h("button", { class: "btn", type: "button", "data-trail": t.Name, "data-action": st.IsLogging ? "stop" : "start" },
+          st.IsLogging ? "Stop logging" : "Start logging");
+        if (btn) btn.addEventListener("click", () => logging(t, !st.IsLogging));
+        return h("tr", { "data-trail": t.Name }, h("td", {}, t.Name), h("td", {}, t.HomeRegion || ""), h("td", {}, t.IsMultiRegionTrail ? "Yes" : "No"),
+          h("td", {}, t.S3BucketName || ""), h("td", {}, t.LogFileValidationEnabled ? "Enabled" : "Disabled"),
+          h("td", {}, st._err ? h("span", { class: "err", title: st._err.message }, st._err.code)
+            : h("span", { class: "pill " + (st.IsLogging ? "on" : "off") }, st.IsLogging ? "Logging" : "Not logging")),
+          h("td", { class: "time last-delivery", title: st.LatestDeliveryError || "" },
+            st._err ? "" : (st.LatestDeliveryError ? `error: ${st.LatestDeliveryError}` : when(st.LatestDeliveryTime))),
+          h("td", {}, btn));
+      }))));
+  }
+  load();
 }
 
 /* ------------------------------------------------------------ start */

@@ -96,7 +96,7 @@ async function rowsText(page) {
 
 async function main() {
   fs.mkdirSync(ART, { recursive: true });
-  const server = await startServer();
+  const server = await startServer(["--delivery-interval", "1"]);
   // the server must not outlive this script, however it ends
   process.on("exit", () => { if (server.proc.exitCode === null) server.proc.kill("SIGKILL"); });
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "gt-chromium-"));
@@ -181,10 +181,50 @@ gg.create_function_definition(Name="lambdas", InitialVersion={"Functions": []})`
       await shot("group");
     });
 
-    await step("trails page shows the trail API's answer cleanly", async () => {
+    await step("trails page: create a trail, start and stop logging, see the last delivery", async () => {
+      // a bucket whose policy lets CloudTrail write (cloudtrail.md §2.5), made with boto3
+      execFileSync("/usr/bin/python3", ["-c", `
+import boto3, json
+s3 = boto3.client("s3", endpoint_url="${server.url}", region_name="us-east-1",
+                  aws_access_key_id="${server.ak}", aws_secret_access_key="${server.sk}")
+s3.create_bucket(Bucket="console-trail-bkt")
+s3.put_bucket_policy(Bucket="console-trail-bkt", Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:GetBucketAcl",
+     "Resource": "arn:aws:s3:::console-trail-bkt"},
+    {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:PutObject",
+     "Resource": "arn:aws:s3:::console-trail-bkt/AWSLogs/123456789012/*"}]}))`]);
       await page.click('a[data-nav="trails"]');
       await page.waitForSelector("#trails-box .alert, #trails-box .empty, #trails");
+      await page.fill("#trail-name", "console-trail");
+      await page.fill("#trail-bucket", "console-trail-bkt");
+      await page.click("#trail-create");
+      await page.waitForSelector('#trails tr[data-trail="console-trail"] button[data-action="start"]');
+      await page.click('#trails tr[data-trail="console-trail"] button[data-action="start"]');
+      await page.waitForSelector('#trails tr[data-trail="console-trail"] button[data-action="stop"]');
+      const pill = await page.textContent('#trails tr[data-trail="console-trail"] .pill');
+      assert(pill === "Logging", `status after start: ${pill}`);
+      // the server delivers every second here (--delivery-interval 1): reload until a delivery shows
+      let last = "";
+      for (let i = 0; i < 40 && !/\d/.test(last); i++) {
+        await page.waitForTimeout(500);
+        await page.click("#trail-refresh");
+        await page.waitForTimeout(200);
+        await page.waitForSelector('#trails tr[data-trail="console-trail"]');
+        last = await page.textContent('#trails tr[data-trail="console-trail"] .last-delivery');
+      }
+      assert(/\d/.test(last), `last delivery shown: ${last}`);
       await shot("trails");
+      await page.click('#trails tr[data-trail="console-trail"] button[data-action="stop"]');
+      await page.waitForSelector('#trails tr[data-trail="console-trail"] button[data-action="start"]');
+      // the console's calls are recorded as console calls
+      const names = boto3(server, `
+ct = boto3.client("cloudtrail", endpoint_url="${server.url}", region_name="us-east-1",
+                  aws_access_key_id="${server.ak}", aws_secret_access_key="${server.sk}")
+ev = []
+for n in ("CreateTrail", "StartLogging", "StopLogging"):
+    ev += ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": n}])["Events"]
+print(json.dumps([json.loads(e["CloudTrailEvent"]).get("sessionCredentialFromConsole") for e in ev]))`);
+      assert(JSON.stringify(JSON.parse(names)) === '["true","true","true"]', `console trail calls recorded: ${names}`);
     });
 
     await step("the region selector: groups are per region", async () => {
