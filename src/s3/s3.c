@@ -847,6 +847,20 @@ static int cmp_bucket(const void *a, const void *b)
     return strcmp(json_string_value(json_object_get(x, "Name")), json_string_value(json_object_get(y, "Name")));
 }
 
+/* The items of a JSON array as a sorted pointer array (borrowed
+ * references; free() the array itself). NULL when out of memory. */
+static json_t **sorted_items(json_t *arr, int (*cmp)(const void *, const void *))
+{
+    size_t n = json_array_size(arr);
+    json_t **v = calloc(n ? n : 1, sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_array_get(arr, i);
+    qsort(v, n, sizeof *v, cmp);
+    return v;
+}
+
 static gt_err h_list_buckets(gt_call *c, store_txn *t)
 {
     bucket_list l = {json_array(), c->account};
@@ -857,14 +871,11 @@ static gt_err h_list_buckets(gt_call *c, store_txn *t)
         return GT_E_UNAVAILABLE;
     }
     size_t n = json_array_size(l.arr);
-    json_t **v = calloc(n ? n : 1, sizeof *v);
+    json_t **v = sorted_items(l.arr, cmp_bucket);
     if (!v) {
         json_decref(l.arr);
         return GT_E_NOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(l.arr, i);
-    qsort(v, n, sizeof *v, cmp_bucket);
     char oid[65];
     owner_id(c->account, oid);
     s3_xbuf x = {0};
@@ -1658,14 +1669,11 @@ static gt_err h_list_parts(gt_call *c, store_txn *t)
         return GT_E_UNAVAILABLE;
     }
     size_t n = json_array_size(parts);
-    json_t **v = calloc(n ? n : 1, sizeof *v);
+    json_t **v = sorted_items(parts, cmp_part);
     if (!v) {
         json_decref(parts);
         return GT_E_NOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(parts, i);
-    qsort(v, n, sizeof *v, cmp_part);
     s3_xbuf body = {0};
     int64_t count = 0, last = 0;
     bool truncated = false;
@@ -1754,14 +1762,11 @@ static gt_err h_list_mpus(gt_call *c, store_txn *t)
         return GT_E_UNAVAILABLE;
     }
     size_t n = json_array_size(ups);
-    json_t **v = calloc(n ? n : 1, sizeof *v);
+    json_t **v = sorted_items(ups, cmp_upload);
     if (!v) {
         json_decref(ups);
         return GT_E_NOMEM;
     }
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_array_get(ups, i);
-    qsort(v, n, sizeof *v, cmp_upload);
     s3_xbuf body = {0};
     int64_t count = 0;
     bool truncated = false;
