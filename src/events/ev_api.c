@@ -718,7 +718,67 @@ static gt_err h_put_events(gt_call *c, store_txn *t)
     return c->output ? GT_OK : GT_E_NOMEM;
 }
 
-/* ---------------------------------------------------------------- connections */
+/* ---------------------------------------------------------------- connections and API destinations */
+
+/* The two named, account-and-region-scoped resources share their life
+ * cycle: create once (AlreadyExists), load by Name (ResourceNotFound with
+ * the kind's own wording), and answer a create with ARN, state and times. */
+typedef struct {
+    const char *kind;       /* store kind */
+    const char *arn_member; /* "ConnectionArn" / "ApiDestinationArn" */
+    const char *state_member;
+    const char *res_type;   /* CloudTrail resource type */
+    const char *exists_fmt; /* "%s" = name */
+    const char *missing_fmt;
+} ev_named;
+
+static const ev_named NAMED_CONN = {EV_KIND_CONN, "ConnectionArn", "ConnectionState", "AWS::Events::Connection",
+                                    "Connection %s already exists.",
+                                    "Failed to describe the connection(s). Connection '%.64s' does not exist."};
+static const ev_named NAMED_APIDEST = {
+    EV_KIND_APIDEST, "ApiDestinationArn", "ApiDestinationState", "AWS::Events::ApiDestination",
+    "Api destination %s already exists.",
+    "Failed to describe the api-destination(s). An api-destination '%.64s' does not exist."};
+
+/* GT_OK when no resource of nk's kind is called name yet. */
+static gt_err named_absent(gt_call *c, store_txn *t, const ev_named *nk, const char *name)
+{
+    int rc;
+    json_t *old = load(t, c->account, c->region, nk->kind, name, &rc);
+    json_decref(old);
+    if (old)
+        return gt_call_fail(c, GT_E_EV_ALREADY_EXISTS, nk->exists_fmt, name);
+    return rc == STORE_NOTFOUND ? GT_OK : GT_E_UNAVAILABLE;
+}
+
+/* Stores doc (adding the optional Description) as the new resource `name`
+ * and answers the create call. doc holds arn_member, state_member. */
+static gt_err named_create(gt_call *c, store_txn *t, const ev_named *nk, const char *name, json_t *doc)
+{
+    if (gt_in_str(c, "Description"))
+        json_object_set_new(doc, "Description", json_string(gt_in_str(c, "Description")));
+    gt_err e = save(t, c->account, c->region, nk->kind, name, NULL, doc);
+    if (e != GT_OK)
+        return e;
+    gt_call_add_resource(c, nk->res_type, json_string_value(json_object_get(doc, nk->arn_member)));
+    c->output = json_pack("{s:O, s:O, s:o, s:o}", nk->arn_member, json_object_get(doc, nk->arn_member),
+                          nk->state_member, json_object_get(doc, nk->state_member), "CreationTime",
+                          ts(c->now_ms), "LastModifiedTime", ts(c->now_ms));
+    return c->output ? GT_OK : GT_E_NOMEM;
+}
+
+/* The resource named by the input's Name, or NULL with *e set. */
+static json_t *named_load(gt_call *c, store_txn *t, const ev_named *nk, gt_err *e)
+{
+    int rc;
+    const char *name = gt_in_str(c, "Name");
+    json_t *d = load(t, c->account, c->region, nk->kind, name, &rc);
+    *e = GT_OK;
+    if (!d)
+        *e = rc == STORE_NOTFOUND ? gt_call_fail(c, GT_E_EV_RESOURCE_NOT_FOUND, nk->missing_fmt, name)
+                                  : GT_E_UNAVAILABLE;
+    return d;
+}
 
 static const char *const secret_members[] = {"ApiKeyValue", "Password", "ClientSecret", NULL};
 
@@ -782,13 +842,8 @@ static gt_err h_create_connection(gt_call *c, store_txn *t)
                                 "^[ \\t]*[^\\x00-\\x1F:\\x7F]+([ \\t]+[^\\x00-\\x1F:\\x7F]+)*[ \\t]*$",
                                 need, hdr_members[i]);
     }
-    int rc;
-    json_t *old = load(t, c->account, c->region, EV_KIND_CONN, name, &rc);
-    json_decref(old);
-    if (old)
-        return gt_call_fail(c, GT_E_EV_ALREADY_EXISTS, "Connection %s already exists.", name);
-    if (rc != STORE_NOTFOUND)
-        return GT_E_UNAVAILABLE;
+    if ((e = named_absent(c, t, &NAMED_CONN, name)) != GT_OK)
+        return e;
     char uuid[37], arn[512];
     gt_uuid4(uuid);
     snprintf(arn, sizeof arn, "arn:aws:events:%s:%s:connection/%s/%s", c->region, c->account, name, uuid);
@@ -797,30 +852,9 @@ static gt_err h_create_connection(gt_call *c, store_txn *t)
                             "CreatedMs", (json_int_t)c->now_ms);
     if (!doc)
         return GT_E_NOMEM;
-    if (gt_in_str(c, "Description"))
-        json_object_set_new(doc, "Description", json_string(gt_in_str(c, "Description")));
-    e = save(t, c->account, c->region, EV_KIND_CONN, name, NULL, doc);
+    e = named_create(c, t, &NAMED_CONN, name, doc);
     json_decref(doc);
-    if (e != GT_OK)
-        return e;
-    gt_call_add_resource(c, "AWS::Events::Connection", arn);
-    c->output = json_pack("{s:s, s:s, s:o, s:o}", "ConnectionArn", arn, "ConnectionState", "AUTHORIZED",
-                          "CreationTime", ts(c->now_ms), "LastModifiedTime", ts(c->now_ms));
-    return GT_OK;
-}
-
-static json_t *load_conn(gt_call *c, store_txn *t, gt_err *e)
-{
-    int rc;
-    const char *name = gt_in_str(c, "Name");
-    json_t *d = load(t, c->account, c->region, EV_KIND_CONN, name, &rc);
-    *e = GT_OK;
-    if (!d)
-        *e = rc == STORE_NOTFOUND
-                 ? gt_call_fail(c, GT_E_EV_RESOURCE_NOT_FOUND,
-                                "Failed to describe the connection(s). Connection '%.64s' does not exist.", name)
-                 : GT_E_UNAVAILABLE;
-    return d;
+    return e;
 }
 
 static gt_err h_describe_connection(gt_call *c, store_txn *t)
@@ -828,7 +862,7 @@ static gt_err h_describe_connection(gt_call *c, store_txn *t)
     gt_err e;
     if ((e = check_name(c, "Name", "name")) != GT_OK)
         return e;
-    json_t *d = load_conn(c, t, &e);
+    json_t *d = named_load(c, t, &NAMED_CONN, &e);
     if (!d)
         return e;
     json_int_t ms = json_integer_value(json_object_get(d, "CreatedMs"));
@@ -853,7 +887,7 @@ static gt_err h_delete_connection(gt_call *c, store_txn *t)
     gt_err e;
     if ((e = check_name(c, "Name", "name")) != GT_OK)
         return e;
-    json_t *d = load_conn(c, t, &e);
+    json_t *d = named_load(c, t, &NAMED_CONN, &e);
     if (!d)
         return e;
     store_key key = {c->account, c->region, EV_KIND_CONN, gt_in_str(c, "Name")};
@@ -899,12 +933,8 @@ static gt_err h_create_apidest(gt_call *c, store_txn *t)
     json_decref(cd);
     if (!conn_ok)
         return gt_call_fail(c, GT_E_EV_RESOURCE_NOT_FOUND, "Connection '%.256s' does not exist.", conn);
-    json_t *old = load(t, c->account, c->region, EV_KIND_APIDEST, name, &rc);
-    json_decref(old);
-    if (old)
-        return gt_call_fail(c, GT_E_EV_ALREADY_EXISTS, "Api destination %s already exists.", name);
-    if (rc != STORE_NOTFOUND)
-        return GT_E_UNAVAILABLE;
+    if ((e = named_absent(c, t, &NAMED_APIDEST, name)) != GT_OK)
+        return e;
     char uuid[37], arn[512];
     gt_uuid4(uuid);
     snprintf(arn, sizeof arn, "arn:aws:events:%s:%s:api-destination/%s/%s", c->region, c->account, name, uuid);
@@ -913,34 +943,12 @@ static gt_err h_create_apidest(gt_call *c, store_txn *t)
                             "HttpMethod", gt_in_str(c, "HttpMethod"), "CreatedMs", (json_int_t)c->now_ms);
     if (!doc)
         return GT_E_NOMEM;
-    if (gt_in_str(c, "Description"))
-        json_object_set_new(doc, "Description", json_string(gt_in_str(c, "Description")));
     json_t *rate = json_object_get(c->input, "InvocationRateLimitPerSecond");
     if (rate)
         json_object_set(doc, "InvocationRateLimitPerSecond", rate);
-    e = save(t, c->account, c->region, EV_KIND_APIDEST, name, NULL, doc);
+    e = named_create(c, t, &NAMED_APIDEST, name, doc);
     json_decref(doc);
-    if (e != GT_OK)
-        return e;
-    gt_call_add_resource(c, "AWS::Events::ApiDestination", arn);
-    c->output = json_pack("{s:s, s:s, s:o, s:o}", "ApiDestinationArn", arn, "ApiDestinationState", "ACTIVE",
-                          "CreationTime", ts(c->now_ms), "LastModifiedTime", ts(c->now_ms));
-    return GT_OK;
-}
-
-static json_t *load_apidest(gt_call *c, store_txn *t, gt_err *e)
-{
-    int rc;
-    const char *name = gt_in_str(c, "Name");
-    json_t *d = load(t, c->account, c->region, EV_KIND_APIDEST, name, &rc);
-    *e = GT_OK;
-    if (!d)
-        *e = rc == STORE_NOTFOUND
-                 ? gt_call_fail(c, GT_E_EV_RESOURCE_NOT_FOUND,
-                                "Failed to describe the api-destination(s). An api-destination '%.64s' does not exist.",
-                                name)
-                 : GT_E_UNAVAILABLE;
-    return d;
+    return e;
 }
 
 static gt_err h_describe_apidest(gt_call *c, store_txn *t)
@@ -948,7 +956,7 @@ static gt_err h_describe_apidest(gt_call *c, store_txn *t)
     gt_err e;
     if ((e = check_name(c, "Name", "name")) != GT_OK)
         return e;
-    json_t *d = load_apidest(c, t, &e);
+    json_t *d = named_load(c, t, &NAMED_APIDEST, &e);
     if (!d)
         return e;
     json_int_t ms = json_integer_value(json_object_get(d, "CreatedMs"));
@@ -964,7 +972,7 @@ static gt_err h_delete_apidest(gt_call *c, store_txn *t)
     gt_err e;
     if ((e = check_name(c, "Name", "name")) != GT_OK)
         return e;
-    json_t *d = load_apidest(c, t, &e);
+    json_t *d = named_load(c, t, &NAMED_APIDEST, &e);
     if (!d)
         return e;
     gt_call_add_resource(c, "AWS::Events::ApiDestination", json_string_value(json_object_get(d, "ApiDestinationArn")));
