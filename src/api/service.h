@@ -40,6 +40,15 @@ typedef struct gt_service {
 /* The service for a credential-scope name, or NULL. */
 const gt_service *gt_service_for(const char *signing_name);
 
+/* A service's operation -> handler table, and its lookup (linear: the
+ * tables are small and the answer is cached per call by dispatch). */
+typedef struct {
+    const char *op;
+    gt_handler h;
+} gt_op_handler;
+gt_handler gt_op_handler_find(const gt_op_handler *tab, size_t n, const char *op);
+#define GT_OP_HANDLER_FIND(tab, op) gt_op_handler_find((tab), sizeof(tab) / sizeof((tab)[0]), (op))
+
 /* Shared encoders for the JSON protocols. */
 void gt_encode_json_ok(const gt_call *c, http_resp *out);        /* rest-json and awsJson */
 void gt_encode_restjson_error(const gt_call *c, gt_err e, const char *msg, json_t *details,

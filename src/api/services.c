@@ -31,3 +31,11 @@ const gt_service *gt_service_for(const char *signing_name)
             return services[i];
     return NULL;
 }
+
+gt_handler gt_op_handler_find(const gt_op_handler *tab, size_t n, const char *op)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(tab[i].op, op) == 0)
+            return tab[i].h;
+    return NULL;
+}

@@ -986,10 +986,7 @@ static gt_err h_delete_apidest(gt_call *c, store_txn *t)
 
 /* ---------------------------------------------------------------- the service */
 
-static const struct {
-    const char *op;
-    gt_handler h;
-} handlers[] = {
+static const gt_op_handler handlers[] = {
     {"CreateApiDestination", h_create_apidest},
     {"CreateConnection", h_create_connection},
     {"DeleteApiDestination", h_delete_apidest},
@@ -1011,10 +1008,7 @@ static const struct {
 
 static gt_handler ev_handler_for(const char *op)
 {
-    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
-        if (strcmp(handlers[i].op, op) == 0)
-            return handlers[i].h;
-    return NULL;
+    return GT_OP_HANDLER_FIND(handlers, op);
 }
 
 /* Records: the input with connection secrets masked; the output of

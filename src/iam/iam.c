@@ -1435,10 +1435,7 @@ void iam_record_parts(const gt_call *c, ct_record_parts *p)
 
 /* ---------------------------------------------------------------- service */
 
-static const struct {
-    const char *op;
-    gt_handler h;
-} handlers[] = {
+static const gt_op_handler handlers[] = {
     {"AddUserToGroup", h_membership},
     {"AttachGroupPolicy", h_attach},
     {"AttachRolePolicy", h_attach},
@@ -1508,10 +1505,7 @@ static const struct {
 
 gt_handler iam_handler_for(const char *op)
 {
-    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
-        if (strcmp(handlers[i].op, op) == 0)
-            return handlers[i].h;
-    return NULL;
+    return GT_OP_HANDLER_FIND(handlers, op);
 }
 
 static gt_err iam_map_error(const model_op *op, gt_err e, const char *msg)

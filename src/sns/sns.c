@@ -805,10 +805,7 @@ int sns_url_action(store *st, const char *action, const char *topic_arn, const c
 
 /* ---------------------------------------------------------------- service */
 
-static const struct {
-    const char *op;
-    gt_handler h;
-} handlers[] = {
+static const gt_op_handler handlers[] = {
     {"ConfirmSubscription", h_confirm_subscription},
     {"CreateTopic", h_create_topic},
     {"DeleteTopic", h_delete_topic},
@@ -824,10 +821,7 @@ static const struct {
 
 static gt_handler sns_handler_for(const char *op)
 {
-    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
-        if (strcmp(handlers[i].op, op) == 0)
-            return handlers[i].h;
-    return NULL;
+    return GT_OP_HANDLER_FIND(handlers, op);
 }
 
 static gt_err sns_map_error(const model_op *op, gt_err e, const char *msg)

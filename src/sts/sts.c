@@ -484,10 +484,7 @@ bool sts_unsigned_principal(const http_req *req, auth_principal *who)
     return ok;
 }
 
-static const struct {
-    const char *op;
-    gt_handler h;
-} handlers[] = {
+static const gt_op_handler handlers[] = {
     {"AssumeRole", h_assume_role},
     {"AssumeRoleWithWebIdentity", h_assume_role_web},
     {"GetCallerIdentity", h_get_caller_identity},
@@ -497,10 +494,7 @@ static const struct {
 
 gt_handler sts_handler_for(const char *op)
 {
-    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
-        if (strcmp(handlers[i].op, op) == 0)
-            return handlers[i].h;
-    return NULL;
+    return GT_OP_HANDLER_FIND(handlers, op);
 }
 
 static gt_err sts_map_error(const model_op *op, gt_err e, const char *msg)
