@@ -45,6 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/gtutil.h"
+
 #define API_MAX_SEGS   64
 #define API_MAX_LABELS 16
 #define API_PATH_CAP   256
@@ -89,17 +91,6 @@ static gt_err api_fail(gt_err e, char *msg, size_t cap, const char *fmt, ...)
 
 /* ------------------------------------------------------------ strings */
 
-static int api_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..n) into out (capacity >= n). '+' becomes ' ' when
  * plus_space. Returns false on a malformed escape. */
 static bool api_pct_decode(const char *s, size_t n, bool plus_space, char *out, size_t *outn)
@@ -110,8 +101,8 @@ static bool api_pct_decode(const char *s, size_t n, bool plus_space, char *out, 
         if (c == '%') {
             if (n - i < 3)
                 return false;
-            int h = api_hex((unsigned char)s[i + 1]);
-            int l = api_hex((unsigned char)s[i + 2]);
+            int h = gt_hexval((unsigned char)s[i + 1]);
+            int l = gt_hexval((unsigned char)s[i + 2]);
             if (h < 0 || l < 0)
                 return false;
             out[o++] = (char)(h * 16 + l);
@@ -135,8 +126,8 @@ static bool api_pct_equals(const char *s, size_t n, bool plus_space, const char 
         if (c == '%') {
             if (n - i < 3)
                 return false;
-            int h = api_hex((unsigned char)s[i + 1]);
-            int l = api_hex((unsigned char)s[i + 2]);
+            int h = gt_hexval((unsigned char)s[i + 1]);
+            int l = gt_hexval((unsigned char)s[i + 2]);
             if (h < 0 || l < 0)
                 return false;
             c = (unsigned char)(h * 16 + l);

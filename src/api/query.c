@@ -52,17 +52,6 @@ typedef struct q_form {
     size_t n;
 } q_form;
 
-static int q_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode s[0..n) ('+' = space) into a new NUL-terminated string. */
 static char *q_unescape(const char *s, size_t n, size_t *outn)
 {
@@ -79,8 +68,8 @@ static char *q_unescape(const char *s, size_t n, size_t *outn)
                 free(o);
                 return NULL;
             }
-            int hi = q_hex((unsigned char)s[i + 1]);
-            int lo = q_hex((unsigned char)s[i + 2]);
+            int hi = gt_hexval((unsigned char)s[i + 1]);
+            int lo = gt_hexval((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0) {
                 free(o);
                 return NULL;

@@ -77,6 +77,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "util/gtutil.h"
+
 #define SIGV4_ALGORITHM     "AWS4-HMAC-SHA256"
 #define SIGV4_TERMINATOR    "aws4_request"
 #define SIGV4_UNSIGNED      "UNSIGNED-PAYLOAD"
@@ -137,17 +139,6 @@ static bool is_ws(unsigned char c)
 
 static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static unsigned char to_lower(unsigned char c)
 {
@@ -531,9 +522,9 @@ static size_t pct_decode(slice raw, char *out, size_t cap)
     for (size_t i = 0; i < raw.n; i++) {
         unsigned char c = (unsigned char)raw.p[i];
         if (c == '%' && i + 2 < raw.n &&
-            hexval((unsigned char)raw.p[i + 1]) >= 0 && hexval((unsigned char)raw.p[i + 2]) >= 0) {
-            c = (unsigned char)(hexval((unsigned char)raw.p[i + 1]) * 16 +
-                                hexval((unsigned char)raw.p[i + 2]));
+            gt_hexval((unsigned char)raw.p[i + 1]) >= 0 && gt_hexval((unsigned char)raw.p[i + 2]) >= 0) {
+            c = (unsigned char)(gt_hexval((unsigned char)raw.p[i + 1]) * 16 +
+                                gt_hexval((unsigned char)raw.p[i + 2]));
             i += 2;
         }
         if (o + 1 >= cap)
@@ -597,10 +588,10 @@ static size_t reencode(const char *src, size_t n, char *dst)
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)src[i];
-        if (c == '%' && i + 2 < n && hexval((unsigned char)src[i + 1]) >= 0 &&
-            hexval((unsigned char)src[i + 2]) >= 0) {
-            c = (unsigned char)(hexval((unsigned char)src[i + 1]) * 16 +
-                                hexval((unsigned char)src[i + 2]));
+        if (c == '%' && i + 2 < n && gt_hexval((unsigned char)src[i + 1]) >= 0 &&
+            gt_hexval((unsigned char)src[i + 2]) >= 0) {
+            c = (unsigned char)(gt_hexval((unsigned char)src[i + 1]) * 16 +
+                                gt_hexval((unsigned char)src[i + 2]));
             i += 2;
         }
         if (is_unreserved(c)) {
@@ -623,8 +614,8 @@ static void canon_path(sbuf *out, const char *p, size_t n, bool normalize)
     if (!normalize) {
         for (size_t i = 0; i < n; i++) {
             unsigned char c = (unsigned char)p[i];
-            if (c == '%' && i + 2 < n && hexval((unsigned char)p[i + 1]) >= 0 &&
-                hexval((unsigned char)p[i + 2]) >= 0) {
+            if (c == '%' && i + 2 < n && gt_hexval((unsigned char)p[i + 1]) >= 0 &&
+                gt_hexval((unsigned char)p[i + 2]) >= 0) {
                 sb_put(out, p + i, 3);
                 i += 2;
             } else if (is_path_raw_ok(c)) {
@@ -1076,7 +1067,7 @@ static void set_signature(auth_sigv4_info *out, slice sig)
     if (sig.n != 64)
         return;  /* cannot match: verify answers SignatureDoesNotMatch */
     for (size_t i = 0; i < 64; i++)
-        if (hexval((unsigned char)sig.p[i]) < 0)
+        if (gt_hexval((unsigned char)sig.p[i]) < 0)
             return;
     for (size_t i = 0; i < 64; i++)
         out->signature[i] = (char)to_lower((unsigned char)sig.p[i]);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/gtutil.h"
+
 static bool grow(s3_xbuf *b, size_t add)
 {
     if (b->oom)
@@ -123,17 +125,6 @@ void s3x_free(s3_xbuf *b)
     b->oom = false;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 char *s3_pct_decode(const char *s, size_t n, bool plus_is_space)
 {
     char *out = malloc(n + 1);
@@ -147,7 +138,7 @@ char *s3_pct_decode(const char *s, size_t n, bool plus_is_space)
                 free(out);
                 return NULL;
             }
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = gt_hexval(s[i + 1]), lo = gt_hexval(s[i + 2]);
             if (hi < 0 || lo < 0) {
                 free(out);
                 return NULL;

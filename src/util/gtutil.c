@@ -216,7 +216,7 @@ bool gt_strlcpy(char *dst, const char *src, size_t cap)
     return true;
 }
 
-static int hexval(char c)
+int gt_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -232,7 +232,7 @@ bool gt_unhex(const char *hex, unsigned char *out, size_t n)
     if (strlen(hex) != 2 * n)
         return false;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = gt_hexval(hex[2 * i]), lo = gt_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi * 16 + lo);

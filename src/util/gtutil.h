@@ -35,6 +35,9 @@ bool gt_random_bytes(unsigned char *out, size_t n);
 void gt_hex(const unsigned char *in, size_t n, char *out);
 
 /* Decode exactly 2n hex digits into out[0..n). false if malformed. */
+/* The value of one hex digit (either case), or -1. */
+int gt_hexval(int c);
+
 bool gt_unhex(const char *hex, unsigned char *out, size_t n);
 
 /* Copy at most cap-1 bytes of src into dst, always NUL-terminated (cap>0).
