@@ -48,6 +48,13 @@ static const opt_def opts[] = {
     {"rules-retry-max-ms", OPT_LONG, OFF(rules_retry_max_ms), 0, 1, 86400000L, "60000", "EventBridge rules: longest retry back-off, ms"},
     {"rules-file-dir", OPT_STR, OFF(rules_file_dir), CAP(rules_file_dir), 0, 0, "rule-output", "root of arn:aws:greentrail:::file/<path> rule targets (relative: under the data dir)"},
     {"disk-warn-mb", OPT_LONG, OFF(disk_warn_mb), 0, 0, 1L << 30, "256", "log a warning when the data dir's disk has less free, MB (0: off)"},
+    {"metrics-token", OPT_STR, OFF(metrics_token), CAP(metrics_token), 0, 0, "",
+     "bearer token GET /metrics requires (empty: /metrics is open, like /health)"},
+    {"max-connections", OPT_LONG, OFF(max_connections), 0, 16, 65536, "1024", "HTTP connections open at once, in all"},
+    {"max-connections-per-ip", OPT_LONG, OFF(max_connections_per_ip), 0, 0, 65536, "512",
+     "HTTP connections open at once from one client address (0: no limit)"},
+    {"idle-timeout", OPT_LONG, OFF(idle_timeout), 0, 1, 3600, "60",
+     "seconds a connection may stay silent (also mid-request) before it is closed"},
     {"disk-critical-mb", OPT_LONG, OFF(disk_critical_mb), 0, 0, 1L << 30, "64", "log a last-chance warning below this, MB (0: off)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
@@ -65,7 +72,7 @@ static int set_opt(gt_config *cfg, const opt_def *o, const char *v, char *err, s
                 return -1;
             }
         }
-        if (v[0] == '\0' && o->off != OFF(store_url)) {   /* --store may be empty */
+        if (v[0] == '\0' && o->off != OFF(store_url) && o->off != OFF(metrics_token)) {   /* these may be empty */
             snprintf(err, errcap, "%s: empty value", o->name);
             return -1;
         }

@@ -24,6 +24,10 @@ typedef struct gt_config {
     char rules_file_dir[2048];
     long disk_warn_mb;       /* log when free space in the data dir falls below (0: off) */
     long disk_critical_mb;   /* log the last-chance warning below (0: off) */
+    char metrics_token[256]; /* "": GET /metrics is open; else it needs this bearer token */
+    long max_connections;    /* HTTP connections in all */
+    long max_connections_per_ip;
+    long idle_timeout;       /* seconds of silence before a connection is closed */
     char config_file[2048];
     char store_url[2048];   /* "": SQLite in data_dir; else a postgresql:// URL */
 } gt_config;

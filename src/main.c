@@ -141,6 +141,17 @@ static void *pruner_main(void *arg)
 
 /* ---------------------------------------------------------------- serve */
 
+
+/* GET /metrics: the process counters, then the per-trail gauges read from
+ * the store now (util/metrics.c, cloudtrail/ct_deliver.c). */
+static void render_metrics(void *ud, gt_metrics_buf *b)
+{
+    const gt_server_ctx *ctx = ud;
+    gt_metrics_render_counters(b);
+    if (ct_deliver_metrics(ctx->st, b, gt_now_ms()) != GT_OK)
+        gt_metrics_printf(b, "# greentrail: trail gauges unavailable (store read failed)\n");
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     gt_config cfg;
@@ -219,6 +230,12 @@ static int cmd_serve(int argc, char **argv)
         .ctx = &ctx,
         .dispatch = {.max_skew_seconds = cfg.max_skew_seconds, .clock_offset_ms = offset},
         .console = con,
+        .metrics = render_metrics,
+        .metrics_ud = &ctx,
+        .metrics_token = cfg.metrics_token,
+        .max_connections = (unsigned)cfg.max_connections,
+        .max_connections_per_ip = (unsigned)cfg.max_connections_per_ip,
+        .idle_timeout_s = (unsigned)cfg.idle_timeout,
     };
     /* SNS first (its signing certificate must be served from the first request on) */
     sns_worker *sns = cfg.listen_port > 0 ? start_sns(&cfg, st, cfg.listen_port) : NULL;

@@ -44,6 +44,7 @@
 #include "cloudtrail/ct_record.h"
 #include "sts/sts.h"
 #include "util/gtutil.h"
+#include "util/metrics.h"
 
 /* ---------------------------------------------------------------- encoders */
 
@@ -347,6 +348,7 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
         gt_strlcpy(info.region, srv->home_region, sizeof info.region);
     }
     if (e != GT_OK) {
+        gt_metrics_sigv4_failure(gt_err_code(e));
         if (api_query_is_form(req))   /* a query-protocol client (IAM, STS) reads XML errors */
             api_query_encode_error(NULL, NULL, e, msg[0] ? msg : gt_err_message(e), out);
         else
@@ -372,12 +374,14 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
     }
     if (e != GT_OK) {
         gt_err pe = e == GT_E_UNRECOGNIZED_CLIENT || e == GT_E_EXPIRED_TOKEN ? e : GT_E_UNAVAILABLE;
+        gt_metrics_sigv4_failure(gt_err_code(pe));
         early_error(svc, pe, gt_err_message(pe), out);
         return;
     }
     if (!anonymous)
         e = auth_sigv4_verify(req, &ao, &info, who.secret, msg, sizeof msg);
     if (e != GT_OK) {
+        gt_metrics_sigv4_failure(gt_err_code(e));
         early_error(svc, e, msg, out);
         return;
     }
@@ -440,12 +444,15 @@ static void run_and_encode(const gt_service *svc, gt_call *cp, const model_op *o
     gt_err se = GT_E_UNAVAILABLE;
     if (!(c.err == GT_OK && op->read_only && job.handler && run_read_path(c.srv, &job, &se)))
         se = store_run(c.srv->st, run_call, &job);
-    if (se != GT_OK)
+    if (se != GT_OK) {
+        gt_metrics_audit_failure(svc->signing_name, op->name);
         svc->encode_error(&c, GT_E_UNAVAILABLE, gt_err_message(GT_E_UNAVAILABLE), NULL, false, out);
-    else if (c.err != GT_OK)
+    } else if (c.err != GT_OK) {
         svc->encode_error(&c, c.err, c.errmsg, c.err_details, c.err_untyped, out);
-    else
+    } else {
         svc->encode_ok(&c, out);
+    }
+    gt_metrics_call(svc->signing_name, op->name, out->status);
     json_decref(c.input);
     json_decref(c.output);
     json_decref(c.err_details);

@@ -72,6 +72,7 @@
 #include "cloudtrail/ct_trail.h"
 #include "store/lease_set.h"
 #include "util/gtutil.h"
+#include "util/metrics.h"
 
 #define CT_SCAN_BATCH 2000
 #define CT_MAX_BATCHES 16
@@ -491,6 +492,7 @@ static json_t *region_state(json_t *state, const char *region, int64_t start_s)
 static void set_error(json_t *state, const char *k, const char *msg)
 {
     json_object_set_new(state, k, json_string(msg));
+    gt_metrics_delivery_error(strcmp(k, "LatestDigestDeliveryError") == 0 ? "digest" : "log");
 }
 
 /* Write the digest of region `src` for [start, end_s]; on success update rs. */
@@ -842,6 +844,104 @@ void ct_deliver_round(ct_deliver *d, int64_t now_ms)
         json_decref(s.items[i].state);
     }
     free(s.items);
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+typedef struct ct_metrics_ctx {
+    ct_snapshot snap;
+    gt_metrics_buf *b;
+    int64_t now_ms;
+} ct_metrics_ctx;
+
+static int first_time_cb(void *ud, int64_t seq, const char *account, const char *region, int64_t time_ms,
+                         const char *json)
+{
+    *(int64_t *)ud = time_ms;
+    return 1;
+}
+
+static void gauge(gt_metrics_buf *b, const char *name, const char *arn, const char *extra, double v)
+{
+    gt_metrics_printf(b, "%s{trail=\"", name);
+    gt_metrics_label(b, arn);
+    gt_metrics_printf(b, "\"%s} %.3f\n", extra, v);
+}
+
+static gt_err metrics_job(store_txn *t, void *ud)
+{
+    ct_metrics_ctx *m = ud;
+    gt_err e = snap_job(t, &m->snap);
+    if (e != GT_OK)
+        return e;
+    int64_t head = store_event_max_seq(t);
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"greentrail_trail_logging", "gauge", "1 while the trail is logging."},
+        {"greentrail_trail_backlog_seqs", "gauge",
+         "Journal sequence numbers between the trail's delivery cursor and the journal head (an upper bound "
+         "of the events still to examine: PostgreSQL sequences may have gaps)."},
+        {"greentrail_trail_lag_seconds", "gauge",
+         "Age of the oldest journal event the trail's delivery has not yet examined (0 when caught up)."},
+        {"greentrail_trail_delivery_failing", "gauge",
+         "1 while the trail's latest log-file or digest delivery failed (GetTrailStatus shows the error)."},
+        {"greentrail_trail_last_delivery_timestamp_seconds", "gauge",
+         "Unix time of the trail's latest successful log-file delivery (0: none yet)."},
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        gt_metrics_printf(m->b, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name,
+                          fam[f].type);
+        for (size_t i = 0; i < m->snap.n; i++) {
+            const json_t *tr = m->snap.items[i].trail, *st = m->snap.items[i].state;
+            if (m->snap.items[i].tomb)
+                continue;
+            const char *arn = jstr(tr, "TrailARN");
+            const char *suid = jstr(st, "uid");
+            if (!(suid && jstr(tr, "_uid") && strcmp(suid, jstr(tr, "_uid")) == 0))
+                st = NULL;   /* state of an earlier trail of the same name */
+            bool logging = json_is_true(json_object_get(tr, "_logging"));
+            int64_t cursor = st ? jint(st, "cursor") : jint(tr, "_start_seq");
+            int64_t upper = logging ? head : (json_object_get(tr, "_stop_seq") ? jint(tr, "_stop_seq") : cursor);
+            if (upper > head)
+                upper = head;
+            int64_t backlog = upper > cursor ? upper - cursor : 0;
+            switch (f) {
+            case 0:
+                gauge(m->b, fam[f].name, arn, "", logging ? 1 : 0);
+                break;
+            case 1:
+                gauge(m->b, fam[f].name, arn, "", (double)backlog);
+                break;
+            case 2: {
+                int64_t first = 0;
+                if (backlog > 0 && store_event_scan(t, cursor, 1, first_time_cb, &first) < 0)
+                    first = 0;
+                gauge(m->b, fam[f].name, arn, "", first > 0 && m->now_ms > first ? (m->now_ms - first) / 1000.0 : 0);
+                break;
+            }
+            case 3:
+                gauge(m->b, fam[f].name, arn, ",file=\"log\"", jstr(st, "LatestDeliveryError") ? 1 : 0);
+                gauge(m->b, fam[f].name, arn, ",file=\"digest\"", jstr(st, "LatestDigestDeliveryError") ? 1 : 0);
+                break;
+            default:
+                gauge(m->b, fam[f].name, arn, "", jint(st, "LatestDeliveryTime") / 1000.0);
+            }
+        }
+    }
+    return GT_OK;
+}
+
+gt_err ct_deliver_metrics(store *st, gt_metrics_buf *b, int64_t now_ms)
+{
+    ct_metrics_ctx m = {.b = b, .now_ms = now_ms};
+    gt_err e = store_read(st, metrics_job, &m);
+    for (size_t i = 0; i < m.snap.n; i++) {
+        json_decref(m.snap.items[i].trail);
+        json_decref(m.snap.items[i].state);
+    }
+    free(m.snap.items);
+    return e;
 }
 
 /* ---------------------------------------------------------------- the thread */

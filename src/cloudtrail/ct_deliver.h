@@ -7,6 +7,7 @@
 
 #include "s3/s3_store.h"
 #include "store/store.h"
+#include "util/metrics.h"
 
 typedef struct ct_deliver ct_deliver;
 
@@ -24,5 +25,9 @@ void ct_deliver_stop(ct_deliver *d);
 
 /* One delivery round now (the worker's loop body), for tests. */
 void ct_deliver_round(ct_deliver *d, int64_t now_ms);
+
+/* Appends the per-trail gauges of GET /metrics (logging, backlog, lag,
+ * failing deliveries, last delivery time), read from the store now. */
+gt_err ct_deliver_metrics(store *st, gt_metrics_buf *b, int64_t now_ms);
 
 #endif

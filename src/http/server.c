@@ -10,6 +10,13 @@
  *  - The body never grows past max_body: the rest is drained and the
  *    request answered 413 without being dispatched.
  *  - `GET /health` answers without authentication and touches nothing.
+ *  - `GET /metrics` (Prometheus text) answers without SigV4: with a bearer
+ *    token when --metrics-token is set, else to anyone who can connect
+ *    (like /health; it shows counts and trail ARNs, never secrets).
+ *  - Slow or idle clients cost a connection slot, never a worker thread
+ *    (epoll: a thread runs only when a whole request is in); connections
+ *    are capped in all and per address, and closed after --idle-timeout
+ *    seconds of silence, so one client cannot starve the others.
  *  - /console and /console/... go to the console module (its own sessions).
  *  - Per-request memory is freed in the completion callback, whatever
  *    happened to the connection.
@@ -23,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "sns/sns.h"
 #include "util/gtutil.h"
@@ -213,6 +222,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         return send_bytes(con, 200, "application/json", rid, NULL, b, b ? strlen(b) : 0);
     }
 
+    if (strcmp(method, "GET") == 0 && strcmp(uri, "/metrics") == 0 && s->o.metrics) {
+        const char *tok = s->o.metrics_token;
+        if (tok && *tok) {
+            const char *auth = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+            size_t tl = strlen(tok);
+            if (!auth || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != tl ||
+                CRYPTO_memcmp(auth + 7, tok, tl) != 0) {
+                char *b = strdup("unauthorized: /metrics needs the bearer token set with --metrics-token\n");
+                return send_bytes(con, 401, "text/plain; charset=utf-8", rid, NULL, b, b ? strlen(b) : 0);
+            }
+        }
+        gt_metrics_buf mb = {0};
+        s->o.metrics(s->o.metrics_ud, &mb);
+        if (mb.failed || !mb.p) {
+            free(mb.p);
+            char *b = strdup("metrics unavailable\n");
+            return send_bytes(con, 503, "text/plain; charset=utf-8", rid, NULL, b, b ? strlen(b) : 0);
+        }
+        return send_bytes(con, 200, "text/plain; version=0.0.4; charset=utf-8", rid, NULL, mb.p, mb.len);
+    }
+
     hdr_acc acc = {.n = 0};
     MHD_get_connection_values(con, MHD_HEADER_KIND, collect_header, &acc);
     if (acc.overflow) {
@@ -280,7 +310,9 @@ http_server *http_server_start(const http_server_opts *o, char *err, size_t errc
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s ? o->idle_timeout_s : 60u,
+                            MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : 1024u,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
                             MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errcap, "cannot listen on %s:%d", o->host, o->port);

@@ -6,6 +6,7 @@
 
 #include "api/dispatch.h"
 #include "console/console.h"
+#include "util/metrics.h"
 
 typedef struct http_server http_server;
 
@@ -18,6 +19,14 @@ typedef struct http_server_opts {
     const gt_server_ctx *ctx;
     gt_dispatch_opts dispatch;
     console *console;         /* /console requests; NULL: no console */
+    /* GET /metrics: appends the exposition text (Prometheus 0.0.4) to b;
+     * NULL: /metrics is not served (404 like any unknown path). */
+    void (*metrics)(void *ud, gt_metrics_buf *b);
+    void *metrics_ud;
+    const char *metrics_token;   /* non-empty: /metrics needs "Authorization: Bearer <token>" */
+    unsigned max_connections;        /* 0: libmicrohttpd's default */
+    unsigned max_connections_per_ip; /* 0: no per-address limit */
+    unsigned idle_timeout_s;         /* a connection silent this long is closed (slow clients) */
 } http_server_opts;
 
 /* Start listening. NULL on failure (reason in err). */
