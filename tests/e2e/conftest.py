@@ -20,6 +20,10 @@ import boto3
 import botocore.config
 import pytest
 
+import secret_sweep
+
+secret_sweep.install()   # collect every secret and error body the suite's boto3 clients see
+
 BIN = os.environ.get("GREENTRAIL_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "greentrail")
 ACCOUNT = "123456789012"
@@ -104,7 +108,17 @@ class Server:
             raise RuntimeError("server did not become healthy")
         self.creds = configparser.ConfigParser()
         self.creds.read(os.path.join(self.data_dir, "credentials"))
+        for sec in self.creds.sections():
+            secret_sweep.add(self.creds[sec].get("aws_secret_access_key"), "secret access key")
+            secret_sweep.add(self.creds[sec].get("aws_session_token"), "session token")
         return self
+
+    def assert_no_secrets(self):
+        """The secrets sweep (tests/e2e/secret_sweep.py): after the server
+        stopped, no secret the suite used is in its records, files, log or
+        error responses."""
+        found = secret_sweep.sweep(self)
+        assert not found, "secrets leaked:\n" + "\n".join(found[:20])
 
     def output(self):
         with open(self.data_dir + ".log", "rb") as f:
@@ -157,6 +171,7 @@ def server(tmp_path):
     s = Server(tmp_path / "data").start()
     yield s
     assert s.stop() == 0, s.output()
+    s.assert_no_secrets()
 
 
 @pytest.fixture
@@ -170,6 +185,8 @@ def make_server(tmp_path):
     yield make
     for s in made:
         s.stop(signal.SIGKILL)
+    for s in made:
+        s.assert_no_secrets()
 
 
 def aws_clis():
