@@ -882,7 +882,8 @@ static gt_err ct_describe_trails(gt_call *c, store_txn *t)
                 if (strncmp(n, "arn:", 4) == 0)
                     take = take || strcmp(n, ct_jstr(tr, "TrailARN")) == 0;
                 else
-                    take = take || (home && strcmp(n, ct_jstr(tr, "Name")) == 0);
+                    take = take || (home && strcmp(n, ct_jstr(tr, "Name")) == 0 &&
+                                    strcmp(ct_jstr(tr, "_account"), c->account) == 0);   /* org trails: by ARN */
             }
         }
         if (take)

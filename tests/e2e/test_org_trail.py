@@ -127,6 +127,7 @@ def test_member_view(world):
     st = mct.get_trail_status(Name=ARN + "org-ok")
     assert st["IsLogging"] is False and "LatestDeliveryTime" in st and "StartLoggingTime" in st
     assert mct.describe_trails(trailNameList=[ARN + "org-ok"])["trailList"][0]["Name"] == "org-ok"
+    assert mct.describe_trails(trailNameList=["org-ok"])["trailList"] == []   # a name means the own account's
     # members cannot change it
     for call, kw in ((mct.stop_logging, {"Name": ARN + "org-ok"}), (mct.start_logging, {"Name": ARN + "org-ok"}),
                      (mct.delete_trail, {"Name": ARN + "org-ok"}),
