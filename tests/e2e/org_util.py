@@ -14,8 +14,10 @@ from trail_util import run_validate_logs
 
 def create_account(server, account):
     """`greentrail account create --account-id account`: its (key, secret) of profile default (admin)."""
-    p = subprocess.run([BIN, "account", "create", "--data-dir", server.data_dir, "--account-id", account],
-                       capture_output=True, text=True, timeout=60)
+    args = [BIN, "account", "create", "--data-dir", server.data_dir, "--account-id", account]
+    if server.store_url:   # the PostgreSQL pass: the server's own database
+        args += ["--store", server.store_url]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     cp = configparser.ConfigParser()
     cp.read(os.path.join(server.data_dir, f"credentials-{account}"))
