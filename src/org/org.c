@@ -24,6 +24,8 @@
  *   org.member id account    parent o-id  {"org", "Account":{AWS members}}
  *   org.car    id car-id     parent o-id  {"Status":{CreateAccountStatus}}
  *   org.hs     id h-id       parent target account {"org", "Handshake":{...}}
+ *   org.made   id account    {"by", "request"}: made by CreateAccount (so it
+ *              still exists, and can be invited again, after it leaves)
  * An account is in an organization iff it has an org.member document; the
  * management account has one too (listed first: it is written first).
  *
@@ -65,6 +67,7 @@
 #define ORG_KIND_MEMBER "org.member"
 #define ORG_KIND_CAR "org.car"
 #define ORG_KIND_HS "org.hs"
+#define ORG_KIND_MADE "org.made"   /* accounts CreateAccount made: they exist after leaving too */
 #define ORG_ID_ALPHA "abcdefghijklmnopqrstuvwxyz0123456789"
 #define ORG_HS_TTL_S (15 * 86400)   /* AWS invitations expire after 15 days */
 #define ORG_DEFAULT_ROLE "OrganizationAccountAccessRole"
@@ -238,8 +241,8 @@ static bool org_account_exists(store_txn *t, const char *account)
         free(body);
         return true;
     }
-    json_t *m = org_load(t, ORG_KIND_MEMBER, account);
-    bool made = m && json_is_true(json_object_get(m, "created"));
+    json_t *m = org_load(t, ORG_KIND_MADE, account);
+    bool made = m != NULL;
     json_decref(m);
     return made;
 }
@@ -474,6 +477,11 @@ static gt_err h_create_account(gt_call *c, store_txn *t)
     e = org_add_member(c, t, o, acct, email, name, "CREATED", true);
     if (e == GT_OK)
         e = iam_put_org_role(t, acct, role, trust, c->now_ms);
+    if (e == GT_OK) {
+        json_t *made = json_pack("{s:s, s:s}", "by", org_id_of(o), "request", car);
+        e = made ? org_save(t, ORG_KIND_MADE, acct, NULL, made) : GT_E_NOMEM;
+        json_decref(made);
+    }
     json_t *st = NULL;
     if (e == GT_OK) {
         st = json_pack("{s:s, s:s, s:s, s:f, s:f, s:s}", "Id", car, "AccountName", name, "State", "SUCCEEDED",

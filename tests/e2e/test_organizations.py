@@ -98,6 +98,9 @@ def test_create_account_and_assume_role(server):
     with pytest.raises(ClientError) as e:
         org.delete_organization()
     assert err(e) == "OrganizationNotEmptyException"
+    # a made account still exists after it is removed: it can be invited back
+    org.remove_account_from_organization(AccountId=new2)
+    assert org.invite_account_to_organization(Target={"Type": "ACCOUNT", "Id": new2})["Handshake"]["State"] == "OPEN"
     # the record hides the e-mail address and the name (AWS, from memory)
     rec = server.records("CreateAccount")[-1]
     assert rec["requestParameters"]["email"] == "HIDDEN_DUE_TO_SECURITY_REASONS"
