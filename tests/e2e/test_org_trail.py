@@ -252,3 +252,36 @@ def test_cli_org_trail(aws):
     assert rc == 0 and out["IsOrganizationTrail"] is True, se
     rc, out, se = aws("cloudtrail", "describe-trails")
     assert rc == 0 and out["trailList"][0]["IsOrganizationTrail"] is True, se
+
+
+@pytest.mark.parametrize("cli", CLI_PARAMS, ids=CLI_IDS)
+def test_multi_region_org_trail(make_server, cli, tmp_path):
+    """A multi-region organization trail: a member's calls in another region
+    land under AWSLogs/<o-id>/<member>/CloudTrail/<that region>/ with their
+    own digest chain (one per account and region, §3.1), which
+    validate-logs --region <src> --account-id <member> accepts."""
+    s = make_server(args=FAST)
+    oid, mcreds = org_with_member(s, MEMBER)
+    make_bucket(s, "mr-org", with_policy=False)
+    s3(s).put_bucket_policy(Bucket="mr-org", Policy=org_policy("mr-org", oid))
+    ct = s.client("cloudtrail")
+    start = time.time() - 60
+    ct.create_trail(Name="mr-org", S3BucketName="mr-org", IsMultiRegionTrail=True, EnableLogFileValidation=True,
+                    IsOrganizationTrail=True)
+    ct.start_logging(Name="mr-org")
+    client(s, "greengrass", mcreds, region="eu-west-1").create_group(Name="eu")
+
+    def eu_digests():
+        return [k for k in keys(s, "mr-org", f"AWSLogs/{oid}/{MEMBER}/CloudTrail-Digest/eu-west-1/")]
+    wait_for(lambda: any(read_gz(s, "mr-org", k)[0]["logFiles"] for k in eu_digests()), timeout=40)
+    eu_logs = keys(s, "mr-org", f"AWSLogs/{oid}/{MEMBER}/CloudTrail/eu-west-1/")
+    assert eu_logs and all(r["awsRegion"] == "eu-west-1" and r["recipientAccountId"] == MEMBER
+                           for k in eu_logs for r in read_gz(s, "mr-org", k)[0]["Records"])
+    d = read_gz(s, "mr-org", eu_digests()[0])[0]
+    assert d["awsAccountId"] == MEMBER and "_CloudTrail-Digest_eu-west-1_mr-org_us-east-1_" in d["digestS3Object"]
+    ct.stop_logging(Name="mr-org")
+    time.sleep(4)
+    rc, out, e = run_validate_logs_org(s, cli, tmp_path, ARN + "mr-org", start, MEMBER, region="eu-west-1")
+    assert rc == 0 and "INVALID" not in out + e, out + e
+    n = len(eu_digests())
+    assert f"{n}/{n} digest files valid" in out, out
