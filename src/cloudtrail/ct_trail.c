@@ -768,9 +768,13 @@ static gt_err ct_update_trail(gt_call *c, store_txn *t)
         if ((e = ct_org_check_trail(c, t, ct_jstr(tr, "S3BucketName"), ct_jstr(tr, "S3KeyPrefix"),
                                     ct_jstr(tr, "TrailARN"), org_id)) != GT_OK)
             goto out;
+        if (!ct_jbool(tr, "IsOrganizationTrail"))   /* new key layout: new digest chains */
+            json_object_set_new(tr, "_vgen", json_integer(json_integer_value(json_object_get(tr, "_vgen")) + 1));
         json_object_set_new(tr, "IsOrganizationTrail", json_true());
         json_object_set_new(tr, "_org_id", json_string(org_id));
     } else if (v) {
+        if (ct_jbool(tr, "IsOrganizationTrail"))
+            json_object_set_new(tr, "_vgen", json_integer(json_integer_value(json_object_get(tr, "_vgen")) + 1));
         json_object_set_new(tr, "IsOrganizationTrail", json_false());
         json_object_del(tr, "_org_id");
     }

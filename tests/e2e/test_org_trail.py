@@ -285,3 +285,25 @@ def test_multi_region_org_trail(make_server, cli, tmp_path):
     assert rc == 0 and "INVALID" not in out + e, out + e
     n = len(eu_digests())
     assert f"{n}/{n} digest files valid" in out, out
+
+
+def test_update_to_org_trail_starts_new_chains(make_server):
+    """A logging trail made an organization trail by UpdateTrail writes from
+    then on under AWSLogs/<o-id>/<account>/, starting new digest chains there
+    (the old chain's location no longer applies)."""
+    s = make_server(args=FAST)
+    oid, mcreds = org_with_member(s, MEMBER)
+    make_bucket(s, "up-org", with_policy=False)
+    s3(s).put_bucket_policy(Bucket="up-org", Policy=org_policy("up-org", oid))
+    ct = s.client("cloudtrail")
+    ct.create_trail(Name="up-org", S3BucketName="up-org", EnableLogFileValidation=True)
+    ct.start_logging(Name="up-org")
+    wait_for(lambda: keys(s, "up-org", f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/"), timeout=30)
+    assert ct.update_trail(Name="up-org", IsOrganizationTrail=True)["IsOrganizationTrail"] is True
+    client(s, "greengrass", mcreds).create_group(Name="after-update")
+    pfx = f"AWSLogs/{oid}/{ACCOUNT}/CloudTrail-Digest/"
+    wait_for(lambda: len(keys(s, "up-org", pfx)) >= 2, timeout=30)
+    first = read_gz(s, "up-org", sorted(keys(s, "up-org", pfx))[0])[0]
+    assert first["previousDigestSignature"] is None and first["previousDigestS3Object"] is None
+    wait_for(lambda: any(r["eventName"] == "CreateGroup" for k in keys(s, "up-org", f"AWSLogs/{oid}/{MEMBER}/CloudTrail/")
+                         for r in read_gz(s, "up-org", k)[0]["Records"]), timeout=30)
