@@ -399,8 +399,8 @@ void gt_dispatch(const gt_server_ctx *srv, const gt_dispatch_opts *o, const http
         .svc = svc->model,
         .now_ms = gt_now_ms(),
     };
-    if (strcmp(svc->signing_name, "iam") == 0)
-        c.region = "us-east-1";   /* IAM is global: its events are us-east-1's */
+    if (strcmp(svc->signing_name, "iam") == 0 || strcmp(svc->signing_name, "organizations") == 0)
+        c.region = "us-east-1";   /* IAM and Organizations are global: their events are us-east-1's */
     gt_strlcpy(c.request_id, out->request_id, sizeof c.request_id);
     const model_op *op = NULL;
     json_t *input = NULL;

@@ -13,6 +13,7 @@ extern const gt_service ev_service;
 extern const gt_service iam_service;
 extern const gt_service sts_service;
 extern const gt_service sns_service;
+extern const gt_service org_service;
 
 static const gt_service *const services[] = {
     &gg_service,
@@ -22,6 +23,7 @@ static const gt_service *const services[] = {
     &iam_service,
     &sts_service,
     &sns_service,
+    &org_service,
 };
 
 const gt_service *gt_service_for(const char *signing_name)

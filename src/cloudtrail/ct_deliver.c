@@ -69,6 +69,7 @@
 #include <time.h>
 
 #include "cloudtrail/ct_digest.h"
+#include "cloudtrail/ct_org.h"
 #include "cloudtrail/ct_trail.h"
 #include "store/lease_set.h"
 #include "util/gtutil.h"
@@ -162,12 +163,6 @@ static void fmt_parts(int64_t s, char date[CT_DATE_CAP], char stamp[CT_STAMP_CAP
         snprintf(stamp, CT_STAMP_CAP, "%04u%02u%02uT%02u%02u%02uZ", y, mo, dd, h, mi, se);
     else
         snprintf(stamp, CT_STAMP_CAP, "%04u%02u%02uT%02u%02uZ", y, mo, dd, h, mi);
-}
-
-static void prefix_of(const json_t *trail, char *out, size_t cap)
-{
-    const char *p = jstr(trail, "S3KeyPrefix");
-    snprintf(out, cap, "%s%s", p && *p ? p : "", p && *p ? "/" : "");
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -358,6 +353,7 @@ static bool save_state(ct_deliver *d, const json_t *trail, json_t *state, bool t
 /* ---------------------------------------------------------------- scanning */
 
 typedef struct ct_region_batch {
+    char account[16];   /* the events' account (several for an organization trail) */
     char region[32];
     char *buf;       /* {"Records":[ ... */
     size_t len, cap;
@@ -367,6 +363,7 @@ typedef struct ct_region_batch {
 
 typedef struct ct_scan {
     const json_t *trail;
+    const json_t *accounts;   /* organization trail: the accounts it covers (ct_org.c); NULL: its own */
     int64_t upper;         /* deliver seq <= upper */
     int64_t last_seq;      /* last seq looked at */
     ct_region_batch *rb;
@@ -393,6 +390,21 @@ static bool append(ct_region_batch *b, const char *s, size_t n)
     return true;
 }
 
+/* Is `account`'s event for this trail: its own, or for an organization
+ * trail one of its organization's accounts. */
+static bool scan_account_ok(const ct_scan *s, const char *account)
+{
+    if (!s->accounts)
+        return strcmp(account, jstr(s->trail, "_account")) == 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach((json_t *)s->accounts, i, v) {
+        if (strcmp(json_string_value(v), account) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int scan_cb(void *ud, int64_t seq, const char *account, const char *region, int64_t time_ms,
                    const char *json)
 {
@@ -401,7 +413,7 @@ static int scan_cb(void *ud, int64_t seq, const char *account, const char *regio
         return 1;
     /* the cursor passes seq only once its record is in a batch (or is not
      * for this trail): every early stop below leaves last_seq before it */
-    if (strcmp(account, jstr(s->trail, "_account")) != 0) {
+    if (!scan_account_ok(s, account)) {
         s->last_seq = seq;
         return 0;
     }
@@ -419,7 +431,7 @@ static int scan_cb(void *ud, int64_t seq, const char *account, const char *regio
     }
     ct_region_batch *b = NULL;
     for (size_t i = 0; i < s->nrb; i++)
-        if (strcmp(s->rb[i].region, region) == 0)
+        if (strcmp(s->rb[i].region, region) == 0 && strcmp(s->rb[i].account, account) == 0)
             b = &s->rb[i];
     if (!b) {
         ct_region_batch *nb = realloc(s->rb, (s->nrb + 1) * sizeof *nb);
@@ -429,6 +441,7 @@ static int scan_cb(void *ud, int64_t seq, const char *account, const char *regio
         b = &s->rb[s->nrb++];
         memset(b, 0, sizeof *b);
         gt_strlcpy(b->region, region, sizeof b->region);
+        gt_strlcpy(b->account, account, sizeof b->account);
         if (!append(b, "{\"Records\":[", 12))
             return 1;
     }
@@ -473,6 +486,31 @@ static void free_batches(ct_scan *s)
 
 /* ---------------------------------------------------------------- digests */
 
+/* The digest chain's key in state.regions: the source region, or for an
+ * organization trail "<account>/<region>" (one chain per account and
+ * region, cloudtrail.md §3.1). */
+static void chain_key(const json_t *trail, const char *account, const char *region, char *out, size_t cap)
+{
+    if (json_is_true(json_object_get(trail, "IsOrganizationTrail")))
+        snprintf(out, cap, "%s/%s", account, region);
+    else
+        snprintf(out, cap, "%s", region);
+}
+
+/* A chain key -> its account (the trail's own for plain keys) and region. */
+static void chain_parts(const json_t *trail, const char *key, char acct[16], char region[32])
+{
+    const char *sl = strchr(key, '/');
+    if (!sl) {
+        gt_strlcpy(acct, jstr(trail, "_account"), 16);
+        gt_strlcpy(region, key, 32);
+        return;
+    }
+    size_t n = (size_t)(sl - key);
+    snprintf(acct, 16, "%.*s", (int)(n < 15 ? n : 15), key);
+    gt_strlcpy(region, sl + 1, 32);
+}
+
 /* The per-region digest state object, made when missing (chain start). */
 static json_t *region_state(json_t *state, const char *region, int64_t start_s)
 {
@@ -496,16 +534,18 @@ static void set_error(json_t *state, const char *k, const char *msg)
 }
 
 /* Write the digest of region `src` for [start, end_s]; on success update rs. */
-static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, const char *src, json_t *rs,
+static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, const char *chain, json_t *rs,
                          int64_t end_s, int64_t now_ms)
 {
-    const char *acct = jstr(trail, "_account"), *bucket = jstr(trail, "S3BucketName");
+    const char *bucket = jstr(trail, "S3BucketName");
     const char *home = jstr(trail, "HomeRegion"), *name = jstr(trail, "Name");
-    char pfx[256], date[CT_DATE_CAP], stamp[CT_STAMP_CAP], key[1024], start_iso[21], end_iso[21];
-    prefix_of(trail, pfx, sizeof pfx);
+    char acct[16], src[32];
+    chain_parts(trail, chain, acct, src);
+    char root[512], date[CT_DATE_CAP], stamp[CT_STAMP_CAP], key[1024], start_iso[21], end_iso[21];
+    ct_org_logs_root(trail, acct, root, sizeof root);
     fmt_parts(end_s, date, stamp, true);
-    snprintf(key, sizeof key, "%sAWSLogs/%s/CloudTrail-Digest/%s/%s/%s_CloudTrail-Digest_%s_%s_%s_%s.json.gz", pfx,
-             acct, src, date, acct, src, name, home, stamp);
+    snprintf(key, sizeof key, "%s/CloudTrail-Digest/%s/%s/%s_CloudTrail-Digest_%s_%s_%s_%s.json.gz", root, src,
+             date, acct, src, name, home, stamp);
     gt_fmt_iso_s(jint(rs, "start"), start_iso);
     gt_fmt_iso_s(end_s, end_iso);
     json_t *pending = json_object_get(rs, "pending");
@@ -656,6 +696,12 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
     ct_retry *rt = retry_for(d, uid, false);
     bool backing_off = rt && rt->next_ms > now_ms;
     bool failed = false;
+    bool org_err = false;
+    json_t *accounts = ct_org_trail_accounts(d->o.st, trail, &org_err);   /* NULL: not an organization trail */
+    if (org_err) {
+        json_decref(state);
+        return;   /* the store is unreadable now: next round */
+    }
 
     /* ---- log files */
     bool fenced = false;   /* lost the trail to another node: stop touching it */
@@ -664,7 +710,7 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
             fenced = true;
             break;
         }
-        ct_scan s = {.trail = trail, .upper = upper, .last_seq = jint(state, "cursor")};
+        ct_scan s = {.trail = trail, .accounts = accounts, .upper = upper, .last_seq = jint(state, "cursor")};
         ct_scan_job j = {&s, s.last_seq};
         if (store_read(d->o.st, scan_job, &j) != GT_OK) {
             free_batches(&s);
@@ -674,7 +720,7 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
             free_batches(&s);
             break;   /* nothing new */
         }
-        const char *acct = jstr(trail, "_account"), *bucket = jstr(trail, "S3BucketName");
+        const char *bucket = jstr(trail, "S3BucketName");
         json_t *delivered = json_array();
         for (size_t i = 0; i < s.nrb && !failed; i++) {
             ct_region_batch *b = &s.rb[i];
@@ -682,15 +728,16 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
                 failed = true;
                 break;
             }
-            char pfx[256], date[CT_DATE_CAP], stamp[CT_STAMP_CAP], rnd[17], key[1024], hash[65];
-            prefix_of(trail, pfx, sizeof pfx);
+            const char *acct = b->account;
+            char root[512], date[CT_DATE_CAP], stamp[CT_STAMP_CAP], rnd[17], key[1024], hash[65];
+            ct_org_logs_root(trail, acct, root, sizeof root);
             fmt_parts(now_s, date, stamp, false);
             if (!gt_random_chars(rnd, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")) {
                 failed = true;
                 break;
             }
-            snprintf(key, sizeof key, "%sAWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz", pfx, acct,
-                     b->region, date, acct, b->region, stamp, rnd);
+            snprintf(key, sizeof key, "%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%s.json.gz", root, b->region, date,
+                     acct, b->region, stamp, rnd);
             ct_sha256_hex(b->buf, b->len, hash);
             unsigned char *gz = NULL;
             size_t gzn = 0;
@@ -709,7 +756,9 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
                 failed = true;
                 break;
             }
-            json_array_append_new(delivered, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "region", b->region,
+            char ck[64];
+            chain_key(trail, acct, b->region, ck, sizeof ck);
+            json_array_append_new(delivered, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "region", ck,
                                                        "s3Bucket", bucket, "s3Object", key, "hashValue", hash,
                                                        "hashAlgorithm", "SHA-256", "newestEventTime", b->newest,
                                                        "oldestEventTime", b->oldest));
@@ -747,6 +796,7 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
         dirty = false;
     }
     if (fenced) {
+        json_decref(accounts);
         json_decref(state);
         return;
     }
@@ -756,7 +806,16 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
     bool final_due = !logging && caught_up && json_object_get(trail, "_stop_seq") &&
                      !json_is_true(json_object_get(state, "final_done"));
     if (validation && d->o.s3 && (logging || final_due) && jint(state, "vgen") == jint(trail, "_vgen")) {
-        region_state(state, jstr(trail, "HomeRegion"), now_s);   /* the home chain always runs */
+        /* the home chain always runs (an organization trail's: for each account) */
+        char ck[64];
+        size_t ai;
+        json_t *av;
+        chain_key(trail, jstr(trail, "_account"), jstr(trail, "HomeRegion"), ck, sizeof ck);
+        region_state(state, ck, now_s);
+        json_array_foreach(accounts, ai, av) {
+            chain_key(trail, json_string_value(av), jstr(trail, "HomeRegion"), ck, sizeof ck);
+            region_state(state, ck, now_s);
+        }
         json_t *regions = json_object_get(state, "regions");
         const char *src;
         json_t *rs;
@@ -776,10 +835,12 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
             if (!intent) {
                 json_object_set_new(rs, "end", json_integer(now_s));
                 if ((d->leases && !owns(d, uid, NULL)) || !save_state(d, trail, state, tomb)) {
+                    json_decref(accounts);
                     json_decref(state);
                     return;
                 }
             } else if (d->leases && !owns(d, uid, NULL)) {
+                json_decref(accounts);
                 json_decref(state);
                 return;
             }
@@ -807,6 +868,7 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
             lease_set_release(d->leases, name);
         }
     }
+    json_decref(accounts);
     json_decref(state);
 }
 

@@ -41,6 +41,7 @@
 
 #include "auth/policy.h"
 #include "cloudtrail/ct_digest.h"
+#include "cloudtrail/ct_org.h"
 #include "s3/s3_store.h"
 #include "sns/sns.h"
 #include "util/gtutil.h"
@@ -182,6 +183,7 @@ typedef struct ct_list_ctx {
     store_txn *t;
     const char *account;
     json_t *out;       /* array of trail docs */
+    const char *org_id, *mgmt;   /* also the organization trails a member sees (ct_org.c), or NULL */
 } ct_list_ctx;
 
 static int ct_list_cb(void *ud, int64_t seq, const char *id, const char *body)
@@ -194,15 +196,26 @@ static int ct_list_cb(void *ud, int64_t seq, const char *id, const char *body)
                              json_string_value(json_object_get(ref, "name")));
         if (tr)
             json_array_append_new(l->out, tr);
+    } else if (a && l->mgmt && strcmp(a, l->mgmt) == 0) {
+        json_t *tr = ct_load(l->t, a, json_string_value(json_object_get(ref, "region")),
+                             json_string_value(json_object_get(ref, "name")));
+        if (tr && ct_org_trail_visible(tr, l->org_id, l->mgmt))
+            json_array_append_new(l->out, tr);
+        else
+            json_decref(tr);
     }
     json_decref(ref);
     return 0;
 }
 
-/* Every trail of the account (all home regions), in creation order. */
-static json_t *ct_account_trails(store_txn *t, const char *account)
+/* Every trail of the account (all home regions), in creation order; with
+ * org, also its organization's organization trails when the account is a
+ * member (AWS shows them to members, read-only). */
+static json_t *ct_account_trails(store_txn *t, const char *account, bool org)
 {
-    ct_list_ctx l = {t, account, json_array()};
+    char org_id[16], mgmt[16];
+    bool member = org && ct_org_of(t, account, org_id, mgmt) && strcmp(mgmt, account) != 0;
+    ct_list_ctx l = {t, account, json_array(), member ? org_id : NULL, member ? mgmt : NULL};
     if (!l.out)
         return NULL;
     if (store_doc_list(t, CT_REF_ACCOUNT, CT_REF_REGION, CT_KIND_TRAIL_REF, NULL, 0, false, 0, ct_list_cb, &l) !=
@@ -229,6 +242,34 @@ static bool ct_visible_in(const json_t *tr, const char *region)
     return strcmp(ct_jstr(tr, "HomeRegion"), region) == 0 || ct_jbool(tr, "IsMultiRegionTrail");
 }
 
+/* An ARN of another account: an organization trail of the caller's
+ * organization is visible to members (read-only operations); changing it
+ * is the management account's (NotOrganizationMasterAccountException). */
+static gt_err ct_resolve_org(gt_call *c, store_txn *t, const char *arn, const char *region, const char *account,
+                             const char *name, json_t **out)
+{
+    char org_id[16], mgmt[16];
+    json_t *tr = NULL;
+    if (ct_org_of(t, c->account, org_id, mgmt) && strcmp(mgmt, account) == 0) {
+        tr = ct_load(t, account, region, name);
+        if (tr && !ct_org_trail_visible(tr, org_id, mgmt)) {
+            json_decref(tr);
+            tr = NULL;
+        }
+    }
+    if (!tr)
+        return gt_call_fail(c, GT_E_CT_TRAIL_NOT_FOUND, "Unknown trail: %s for the user: %s", arn, c->account);
+    gt_call_add_resource(c, CT_TRAIL_RTYPE, ct_jstr(tr, "TrailARN"));
+    if (!c->op->read_only) {
+        json_decref(tr);
+        return gt_call_fail(c, GT_E_CT_NOT_ORG_MASTER,
+                            "The trail %s is an organization trail; only the organization's management account "
+                            "%s can change it.", arn, mgmt);
+    }
+    *out = tr;
+    return GT_OK;
+}
+
 /* Resolve a Name / TrailName member (a name or an ARN) to the trail. */
 static gt_err ct_resolve(gt_call *c, store_txn *t, const char *member, json_t **out)
 {
@@ -243,7 +284,7 @@ static gt_err ct_resolve(gt_call *c, store_txn *t, const char *member, json_t **
                                 "%s is not a valid trail ARN. The ARN should be of the form "
                                 "arn:aws:cloudtrail:region:account-id:trail/trail-name.", v);
         if (strcmp(account, c->account) != 0)
-            return gt_call_fail(c, GT_E_CT_TRAIL_NOT_FOUND, "Unknown trail: %s for the user: %s", v, c->account);
+            return ct_resolve_org(c, t, v, region, account, name, out);
     } else {
         const char *why = ct_trail_name_problem(v);
         if (why)
@@ -438,7 +479,7 @@ static bool ct_is_global_source(const char *src, const char *region)
     if (!src)
         return false;
     return strcmp(src, "iam.amazonaws.com") == 0 || strcmp(src, "signin.amazonaws.com") == 0 ||
-           strcmp(src, "cloudfront.amazonaws.com") == 0 ||
+           strcmp(src, "cloudfront.amazonaws.com") == 0 || strcmp(src, "organizations.amazonaws.com") == 0 ||
            (strcmp(src, "sts.amazonaws.com") == 0 && strcmp(region, "us-east-1") == 0);
 }
 
@@ -446,7 +487,9 @@ bool ct_trail_selects(const json_t *trail, const json_t *rec, const char *event_
 {
     const char *acct = ct_jstr(trail, "_account");
     const char *rcpt = ct_jstr(rec, "recipientAccountId");
-    if (!acct || !rcpt || strcmp(acct, rcpt) != 0)
+    /* an organization trail takes every account of its organization: the
+     * delivery worker picks the accounts (ct_org_trail_accounts) */
+    if (!acct || !rcpt || (strcmp(acct, rcpt) != 0 && !ct_jbool(trail, "IsOrganizationTrail")))
         return false;
     if (!ct_jbool(trail, "IsMultiRegionTrail") && strcmp(ct_jstr(trail, "HomeRegion"), event_region) != 0)
         return false;
@@ -516,10 +559,6 @@ static gt_err ct_check_bucket(gt_call *c, const char *bucket, const char *prefix
 
 static gt_err ct_check_unsupported(gt_call *c)
 {
-    json_t *org = json_object_get(c->input, "IsOrganizationTrail");
-    if (json_is_true(org))
-        return gt_call_fail(c, GT_E_CT_ORG_NOT_IN_USE,
-                            "This account is not a member of an organization (greentrail has no AWS Organizations).");
     const char *kms = ct_in_str_nonempty(c, "KmsKeyId");
     if (kms)
         return gt_call_fail(c, GT_E_CT_KMS_NOT_FOUND, "KMS key not found: %s (greentrail serves no KMS).", kms);
@@ -584,7 +623,7 @@ static gt_err ct_create_trail(gt_call *c, store_txn *t)
         json_decref(old);
         return gt_call_fail(c, GT_E_CT_TRAIL_EXISTS, "Trail %s already exists for customer: %s", name, c->account);
     }
-    json_t *all = ct_account_trails(t, c->account);
+    json_t *all = ct_account_trails(t, c->account, false);
     if (!all)
         return GT_E_UNAVAILABLE;
     size_t n = 0, i;
@@ -610,6 +649,10 @@ static gt_err ct_create_trail(gt_call *c, store_txn *t)
     if ((e = ct_check_tags(c, tags)) != GT_OK)
         return e;
     if ((e = ct_check_bucket(c, bucket ? bucket : "", prefix, arn)) != GT_OK)
+        return e;
+    char org_id[16] = "";
+    bool org = ct_jbool(c->input, "IsOrganizationTrail");
+    if (org && (e = ct_org_check_trail(c, t, bucket, prefix, arn, org_id)) != GT_OK)
         return e;
     const char *sns = ct_in_str_nonempty(c, "SnsTopicName");
     char snsmsg[512];   /* the topic must exist and let CloudTrail publish (sns/sns.c) */
@@ -641,8 +684,10 @@ static gt_err ct_create_trail(gt_call *c, store_txn *t)
     json_object_set_new(tr, "LogFileValidationEnabled", json_boolean(ct_jbool(c->input, "EnableLogFileValidation")));
     json_object_set_new(tr, "HasCustomEventSelectors", json_false());
     json_object_set_new(tr, "HasInsightSelectors", json_false());
-    json_object_set_new(tr, "IsOrganizationTrail", json_false());
+    json_object_set_new(tr, "IsOrganizationTrail", json_boolean(org));
     json_object_set_new(tr, "_account", json_string(c->account));
+    if (org)
+        json_object_set_new(tr, "_org_id", json_string(org_id));
     json_object_set_new(tr, "_uid", json_string(uid));
     json_object_set_new(tr, "_logging", json_false());
     json_object_set_new(tr, "_vgen", json_integer(0));
@@ -717,6 +762,22 @@ static gt_err ct_update_trail(gt_call *c, store_txn *t)
     }
     json_object_set_new(tr, "IsMultiRegionTrail", json_boolean(multi));
     json_object_set_new(tr, "IncludeGlobalServiceEvents", json_boolean(global));
+    if ((v = json_object_get(c->input, "IsOrganizationTrail")) && json_is_true(v)) {
+        /* checked against the (possibly just changed) bucket and prefix */
+        char org_id[16];
+        if ((e = ct_org_check_trail(c, t, ct_jstr(tr, "S3BucketName"), ct_jstr(tr, "S3KeyPrefix"),
+                                    ct_jstr(tr, "TrailARN"), org_id)) != GT_OK)
+            goto out;
+        if (!ct_jbool(tr, "IsOrganizationTrail"))   /* new key layout: new digest chains */
+            json_object_set_new(tr, "_vgen", json_integer(json_integer_value(json_object_get(tr, "_vgen")) + 1));
+        json_object_set_new(tr, "IsOrganizationTrail", json_true());
+        json_object_set_new(tr, "_org_id", json_string(org_id));
+    } else if (v) {
+        if (ct_jbool(tr, "IsOrganizationTrail"))
+            json_object_set_new(tr, "_vgen", json_integer(json_integer_value(json_object_get(tr, "_vgen")) + 1));
+        json_object_set_new(tr, "IsOrganizationTrail", json_false());
+        json_object_del(tr, "_org_id");
+    }
     if ((v = json_object_get(c->input, "EnableLogFileValidation"))) {
         bool was = ct_jbool(tr, "LogFileValidationEnabled");
         if (json_is_true(v) && !was)   /* a new digest chain starts */
@@ -805,7 +866,7 @@ static gt_err ct_describe_trails(gt_call *c, store_txn *t)
     json_t *names = json_object_get(c->input, "trailNameList");
     json_t *sh = json_object_get(c->input, "includeShadowTrails");
     bool shadows = sh ? json_is_true(sh) : true;
-    json_t *all = ct_account_trails(t, c->account);
+    json_t *all = ct_account_trails(t, c->account, true);
     if (!all)
         return GT_E_UNAVAILABLE;
     json_t *list = json_array();
@@ -825,7 +886,8 @@ static gt_err ct_describe_trails(gt_call *c, store_txn *t)
                 if (strncmp(n, "arn:", 4) == 0)
                     take = take || strcmp(n, ct_jstr(tr, "TrailARN")) == 0;
                 else
-                    take = take || (home && strcmp(n, ct_jstr(tr, "Name")) == 0);
+                    take = take || (home && strcmp(n, ct_jstr(tr, "Name")) == 0 &&
+                                    strcmp(ct_jstr(tr, "_account"), c->account) == 0);   /* org trails: by ARN */
             }
         }
         if (take)
@@ -839,7 +901,7 @@ static gt_err ct_describe_trails(gt_call *c, store_txn *t)
 
 static gt_err ct_list_trails(gt_call *c, store_txn *t)
 {
-    json_t *all = ct_account_trails(t, c->account);
+    json_t *all = ct_account_trails(t, c->account, true);
     if (!all)
         return GT_E_UNAVAILABLE;
     json_t *list = json_array();
@@ -922,7 +984,8 @@ static gt_err ct_get_trail_status(gt_call *c, store_txn *t)
     gt_err e = ct_resolve(c, t, "Name", &tr);
     if (e != GT_OK)
         return e;
-    store_key sk = {c->account, ct_jstr(tr, "HomeRegion"), CT_KIND_TRAIL_STATE, ct_jstr(tr, "Name")};
+    /* the trail's own account: a member reads its organization trail's status */
+    store_key sk = {ct_jstr(tr, "_account"), ct_jstr(tr, "HomeRegion"), CT_KIND_TRAIL_STATE, ct_jstr(tr, "Name")};
     char *body = NULL;
     json_t *st = NULL;
     if (store_doc_get(t, &sk, &body) == STORE_OK) {

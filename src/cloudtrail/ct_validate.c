@@ -3,6 +3,7 @@
  *
  *   greentrail validate --dir DIR --trail-arn ARN [--s3-prefix P]
  *       [--region SRC] [--start-time T] [--end-time T]
+ *       [--account-id ACCT [--org-id o-ID]]
  *       [--data-dir D | --public-keys FILE] [--verbose]
  *
  * What: the checks `aws cloudtrail validate-logs` makes (cloudtrail.md
@@ -26,6 +27,12 @@
  * (signature not checked offline)". Public keys come from the server's
  * data dir (its key files) or from a saved `aws cloudtrail
  * list-public-keys` output.
+ *
+ * Organization trails (cloudtrail.md §2.2, §3.1): --account-id picks the
+ * member account whose files are checked (as with validate-logs); their
+ * digests are under [prefix/]AWSLogs/<o-id>/<account>/. The organization
+ * id is --org-id, or else found in DIR (the one AWSLogs/o-* folder holding
+ * that account), since there is no DescribeOrganization offline.
  *
  * Exit code: 0 nothing invalid, 1 something invalid, 2 usage/input error.
  */
@@ -396,10 +403,38 @@ static bool cv_exists(const cv *v, const char *key)
 
 /* ---------------------------------------------------------------- main */
 
+/* The o-* folder of DIR/[prefix/]AWSLogs that holds v->account's digests
+ * (organization trails); false when there is none. */
+static bool cv_find_org(cv *v, char *out, size_t cap)
+{
+    char rel[1024], abs[4096];
+    snprintf(rel, sizeof rel, "%s%sAWSLogs", v->prefix ? v->prefix : "", v->prefix && *v->prefix ? "/" : "");
+    cv_path(v, rel, abs, sizeof abs);
+    DIR *d = opendir(abs);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        if (strncmp(e->d_name, "o-", 2) != 0 || strlen(e->d_name) >= cap)
+            continue;
+        char sub[4200];
+        struct stat sb;
+        snprintf(sub, sizeof sub, "%s/%s/%s/CloudTrail-Digest", abs, e->d_name, v->account);
+        if (stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            gt_strlcpy(out, e->d_name, cap);
+            found = true;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
 static void cv_usage(FILE *f)
 {
     fprintf(f, "usage: greentrail validate --dir DIR --trail-arn ARN [--s3-prefix P] [--region SRC]\n"
-               "           [--start-time ISO] [--end-time ISO] [--data-dir D | --public-keys FILE] [--verbose]\n"
+               "           [--start-time ISO] [--end-time ISO] [--account-id ACCT [--org-id o-ID]]\n"
+               "           [--data-dir D | --public-keys FILE] [--verbose]\n"
                "Validates a trail's digests and log files in DIR, a local copy of its bucket\n"
                "(DIR/<key> per object), the way `aws cloudtrail validate-logs` does.\n"
                "Public keys: the server's --data-dir (default ./greentrail-data) or a saved\n"
@@ -430,6 +465,7 @@ int ct_validate_main(int argc, char **argv)
     if (!v)
         return 2;
     const char *arn = NULL, *data_dir = "./greentrail-data", *keys_file = NULL, *start = NULL, *end = NULL;
+    const char *account_id = NULL, *org_id = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -448,6 +484,10 @@ int ct_validate_main(int argc, char **argv)
             end = val;
         else if (strcmp(a, "--data-dir") == 0)
             data_dir = val;
+        else if (strcmp(a, "--account-id") == 0)
+            account_id = val;
+        else if (strcmp(a, "--org-id") == 0)
+            org_id = val;
         else if (strcmp(a, "--public-keys") == 0)
             keys_file = val;
         else if (strcmp(a, "--verbose") == 0)
@@ -491,6 +531,15 @@ int ct_validate_main(int argc, char **argv)
     }
     memcpy(v->home, f[3], (size_t)(f[4] - f[3] - 1));
     memcpy(v->account, f[4], 12);
+    if (account_id) {
+        if (strlen(account_id) != 12 || strspn(account_id, "0123456789") != 12 ||
+            (org_id && (strncmp(org_id, "o-", 2) != 0 || strlen(org_id) > 34 || strchr(org_id, '/')))) {
+            fprintf(stderr, "greentrail validate: --account-id is 12 digits, --org-id o-...\n");
+            free(v);
+            return 2;
+        }
+        gt_strlcpy(v->account, account_id, sizeof v->account);
+    }
     gt_strlcpy(v->name, slash + 1, sizeof v->name);
     if (!v->region)
         v->region = v->home;
@@ -508,9 +557,11 @@ int ct_validate_main(int argc, char **argv)
         free(v);
         return 2;
     }
-    char rel[1024];
-    snprintf(rel, sizeof rel, "%s%sAWSLogs/%s/CloudTrail-Digest/%s", v->prefix ? v->prefix : "",
-             v->prefix && *v->prefix ? "/" : "", v->account, v->region);
+    char rel[1024], org_found[64] = "";
+    if (!org_id && account_id)
+        org_id = cv_find_org(v, org_found, sizeof org_found) ? org_found : NULL;
+    snprintf(rel, sizeof rel, "%s%sAWSLogs/%s%s%s/CloudTrail-Digest/%s", v->prefix ? v->prefix : "",
+             v->prefix && *v->prefix ? "/" : "", org_id ? org_id : "", org_id ? "/" : "", v->account, v->region);
     cv_collect(v, rel, 0);
     qsort(v->digests, v->ndigests, sizeof *v->digests, cv_cmp);
     printf("Validating log files for trail %s between %s and %s\n\n", arn, start ? start : "the first digest",

@@ -1289,6 +1289,28 @@ gt_err iam_bootstrap_admin(store_txn *t, const auth_principal *admin)
     return r;
 }
 
+gt_err iam_put_org_role(store_txn *t, const char *account, const char *name, const char *trust, int64_t now_ms)
+{
+    json_t *old = load(t, account, "iam.role", name);
+    if (old) {
+        json_decref(old);
+        return GT_OK;
+    }
+    char id[32], arn[512], when[21];
+    if (!auth_new_id(id, sizeof id, "AROA"))
+        return GT_E_INTERNAL;
+    snprintf(arn, sizeof arn, "arn:aws:iam::%s:role/%s", account, name);
+    gt_fmt_iso_s(now_ms / 1000, when);
+    json_t *doc = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s, s:i}, s:{}, s:[s]}", "Role", "Path", "/", "RoleName",
+                            name, "RoleId", id, "Arn", arn, "CreateDate", when, "AssumeRolePolicyDocument", trust,
+                            "MaxSessionDuration", 3600, "Inline", "Attached", IAM_ADMIN_POLICY_ARN);
+    if (!doc)
+        return GT_E_NOMEM;
+    gt_err r = save(t, account, "iam.role", name, doc);
+    json_decref(doc);
+    return r;
+}
+
 static void append_text(json_t *docs, const char *text)
 {
     json_t *d = text ? json_loads(text, 0, NULL) : NULL;

@@ -32,6 +32,11 @@ gt_err iam_policies_for(store_txn *t, const auth_principal *p, json_t *docs, boo
  * reference). For STS AssumeRole. */
 json_t *iam_get_role(store_txn *t, const char *account, const char *name);
 
+/* Organizations CreateAccount: the role `name` in `account` with trust
+ * policy `trust` (JSON text) and AdministratorAccess attached, as AWS
+ * makes OrganizationAccountAccessRole; nothing when it exists. Write job. */
+gt_err iam_put_org_role(store_txn *t, const char *account, const char *name, const char *trust, int64_t now_ms);
+
 /* The OIDC provider document of account by its ARN, or NULL (new reference). */
 json_t *iam_get_oidc(store_txn *t, const char *account, const char *arn);
 

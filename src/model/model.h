@@ -108,6 +108,7 @@ extern const model_service model_sns;
 extern const model_service model_iam;
 extern const model_service model_sts;
 extern const model_service model_events;
+extern const model_service model_organizations;
 
 /* Operation named `name` (exact, case-sensitive), or NULL. O(log n). */
 const model_op *model_find_op(const model_service *svc, const char *name);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cloudtrail/ct_org.h"
 #include "cloudtrail/ct_trail.h"
 
 static void test_names(void **state)
@@ -132,6 +133,37 @@ static void test_selects_regions(void **state)
     json_decref(noglobal);
 }
 
+/* Organization trails (cloudtrail.md §2.2): another account's record is
+ * taken (the delivery worker picks which accounts), and the object keys
+ * get the organization's level. Organizations is a global service. */
+static void test_org_trail(void **state)
+{
+    (void)state;
+    json_t *org = trail("\"IsOrganizationTrail\":true,\"_org_id\":\"o-abcdefghij\",\"S3KeyPrefix\":\"pp\"");
+    json_t *plain = trail(NULL);
+    json_t *member = rec("greengrass.amazonaws.com", false, "Management", "210987654321");
+    assert_true(ct_trail_selects(org, member, "us-east-1"));
+    assert_false(ct_trail_selects(plain, member, "us-east-1"));
+    assert_false(ct_trail_selects(org, member, "eu-west-1"));   /* still single-region */
+    char root[256];
+    ct_org_logs_root(org, "210987654321", root, sizeof root);
+    assert_string_equal(root, "pp/AWSLogs/o-abcdefghij/210987654321");
+    ct_org_logs_root(plain, "123456789012", root, sizeof root);
+    assert_string_equal(root, "AWSLogs/123456789012");
+    assert_true(ct_org_trail_visible(org, "o-abcdefghij", "123456789012"));
+    assert_false(ct_org_trail_visible(org, "o-other00000", "123456789012"));
+    assert_false(ct_org_trail_visible(plain, "o-abcdefghij", "123456789012"));
+    json_t *orgs = rec("organizations.amazonaws.com", false, "Management", "123456789012");
+    json_t *noglobal = trail("\"IncludeGlobalServiceEvents\":false");
+    assert_true(ct_trail_selects(plain, orgs, "us-east-1"));
+    assert_false(ct_trail_selects(noglobal, orgs, "us-east-1"));
+    json_decref(org);
+    json_decref(plain);
+    json_decref(member);
+    json_decref(orgs);
+    json_decref(noglobal);
+}
+
 static void test_selects_basic(void **state)
 {
     (void)state;
@@ -202,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_selects_regions),
         cmocka_unit_test(test_selects_basic),
+        cmocka_unit_test(test_org_trail),
         cmocka_unit_test(test_selects_advanced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
