@@ -70,6 +70,7 @@
 
 #include "cloudtrail/ct_digest.h"
 #include "cloudtrail/ct_trail.h"
+#include "s3/s3_target.h"
 #include "store/lease_set.h"
 #include "util/gtutil.h"
 
@@ -493,6 +494,22 @@ static void set_error(json_t *state, const char *k, const char *msg)
     json_object_set_new(state, k, json_string(msg));
 }
 
+/* The one place objects leave: the bucket's store, built-in or external
+ * (s3/s3_target.h). On failure msg gets what GetTrailStatus shows. */
+static gt_err deliver_put(ct_deliver *d, const char *bucket, const char *key, const void *gz, size_t n,
+                          const char *meta, char *msg, size_t cap)
+{
+    /* a gzip body, so its content type says so (AWS's exact Content-Type
+     * for log objects is unverified) */
+    if (d->o.target)
+        return s3_target_put(d->o.target, bucket, key, gz, n, "application/x-gzip", meta, msg, cap);
+    gt_err e = d->o.s3 ? s3_object_put(d->o.s3, bucket, key, gz, n, "application/x-gzip", meta, NULL)
+                       : GT_E_S3_NO_SUCH_BUCKET;
+    if (e != GT_OK)
+        snprintf(msg, cap, "%s", e == GT_E_S3_NO_SUCH_BUCKET ? "NoSuchBucket" : gt_err_code(e));
+    return e;
+}
+
 /* Write the digest of region `src` for [start, end_s]; on success update rs. */
 static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, const char *src, json_t *rs,
                          int64_t end_s, int64_t now_ms)
@@ -561,9 +578,8 @@ static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, cons
         json_t *meta = json_pack("{s:s, s:s}", "signature", sig, "signature-algorithm", "SHA256withRSA");
         char *mtext = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         json_decref(meta);
-        s3_object_info info;
-        gt_err e = mtext ? s3_object_put(d->o.s3, bucket, key, gz, gzn, "application/x-gzip", mtext, &info)
-                         : GT_E_NOMEM;
+        char why[384] = "";
+        gt_err e = mtext ? deliver_put(d, bucket, key, gz, gzn, mtext, why, sizeof why) : GT_E_NOMEM;
         free(mtext);
         if (e == GT_OK) {
             ok = true;
@@ -577,7 +593,8 @@ static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, cons
             json_object_del(state, "LatestDigestDeliveryError");
         } else {
             char msg[512];
-            snprintf(msg, sizeof msg, "%s: the digest could not be written to bucket %s.", gt_err_code(e), bucket);
+            snprintf(msg, sizeof msg, "%s: the digest could not be written to bucket %s.", why[0] ? why : gt_err_code(e),
+                     bucket);
             set_error(state, "LatestDigestDeliveryError", msg);
         }
     }
@@ -693,17 +710,12 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
             unsigned char *gz = NULL;
             size_t gzn = 0;
             gt_err e = GT_E_NOMEM;
-            if (!d->o.s3)
-                e = GT_E_S3_NO_SUCH_BUCKET;
-            else if (ct_gzip(b->buf, b->len, &gz, &gzn))
-                /* a gzip body, so its content type says so (AWS's exact
-                 * Content-Type for log objects is unverified) */
-                e = s3_object_put(d->o.s3, bucket, key, gz, gzn, "application/x-gzip", NULL, NULL);
+            char msg[512] = "";
+            if (ct_gzip(b->buf, b->len, &gz, &gzn))
+                e = deliver_put(d, bucket, key, gz, gzn, NULL, msg, sizeof msg);
             free(gz);
             if (e != GT_OK) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s", e == GT_E_S3_NO_SUCH_BUCKET ? "NoSuchBucket" : gt_err_code(e));
-                set_error(state, "LatestDeliveryError", msg);
+                set_error(state, "LatestDeliveryError", msg[0] ? msg : gt_err_code(e));
                 failed = true;
                 break;
             }
@@ -830,12 +842,23 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
     json_decref(reloaded);
 }
 
+/* Is this worker's the trail? (A worker for external buckets runs apart,
+ * so a slow or hanging external server holds up only those trails.) */
+static bool worker_takes(const ct_deliver *d, const json_t *trail)
+{
+    if (d->o.only == CT_DELIVER_ALL)
+        return true;
+    bool ext = s3_target_is_external(d->o.target, jstr(trail, "S3BucketName"));
+    return d->o.only == CT_DELIVER_EXTERNAL ? ext : !ext;
+}
+
 void ct_deliver_round(ct_deliver *d, int64_t now_ms)
 {
     ct_snapshot s = {0};
     if (store_read(d->o.st, snap_job, &s) == GT_OK) {
         for (size_t i = 0; i < s.n; i++)
-            deliver_trail(d, s.items[i].trail, s.items[i].state, s.items[i].tomb, now_ms);
+            if (worker_takes(d, s.items[i].trail))
+                deliver_trail(d, s.items[i].trail, s.items[i].state, s.items[i].tomb, now_ms);
     }
     for (size_t i = 0; i < s.n; i++) {
         json_decref(s.items[i].trail);
