@@ -8,12 +8,19 @@
  * S3-compatible server accepts.
  *
  * Why libcurl's signer: curl signs with SigV4 itself (CURLOPT_AWS_SIGV4
- * "aws:amz:REGION:s3"), so no request signing is hand-rolled here. curl
- * 7.88 (Debian 12) neither adds x-amz-content-sha256 (real S3 refuses a
- * request without it) nor sorts the query string, so this module sends
- * that header itself (the SHA-256 of the body, hashed by OpenSSL; curl
- * signs every header we add) and builds query strings already in
- * canonical form (names sorted, values %XX-encoded).
+ * "aws:amz:REGION:s3"). curl 7.88 (Debian 12) neither adds
+ * x-amz-content-sha256 (real S3 refuses a request without it) nor sorts
+ * the query string, so this module sends that header itself (the SHA-256
+ * of the body, hashed by OpenSSL; curl signs every header we add) and
+ * builds query strings already in canonical form (names sorted, values
+ * %XX-encoded). One more curl 7.88 flaw: it sorts the signed headers as
+ * whole "name:value" lines, so of two names where one is the other's
+ * prefix ("x-amz-meta-signature", "x-amz-meta-signature-algorithm", which
+ * every digest carries) it signs them in the wrong order and S3 answers
+ * SignatureDoesNotMatch. Requests with such headers (digest PUTs only) are
+ * signed here instead (rs_self_sign: SigV4's canonical request over the
+ * exact headers we send, HMAC-SHA256 from OpenSSL); both signers are
+ * checked against greentrail's own S3, which verifies every signature.
  *
  * Invariants:
  *  - One curl easy handle per request, never shared: a hanging request
@@ -30,6 +37,8 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +54,8 @@
 struct s3_remote {
     char endpoint[1024];   /* without a trailing '/' */
     char sigv4[96];        /* "aws:amz:REGION:s3" */
+    char region[48];
+    char host[512];        /* the Host header: host[:port] of the endpoint */
     char *access_key, *secret_key, *session_token;
     long connect_timeout_ms, timeout_ms;
 };
@@ -88,6 +99,21 @@ s3_remote *s3_remote_new(const s3_remote_opts *o, char *err, size_t errcap)
     while (n > 0 && r->endpoint[n - 1] == '/')
         r->endpoint[--n] = '\0';
     snprintf(r->sigv4, sizeof r->sigv4, "aws:amz:%s:s3", region);
+    gt_strlcpy(r->region, region, sizeof r->region);
+    const char *hs = strstr(r->endpoint, "://") + 3;
+    size_t hl = strcspn(hs, "/");
+    if (hl == 0 || hl >= sizeof r->host) {
+        s3_remote_free(r);
+        snprintf(err, errcap, "external S3 endpoint has no host");
+        return NULL;
+    }
+    memcpy(r->host, hs, hl);
+    r->host[hl] = '\0';
+    /* curl leaves a scheme's default port out of Host; so do we */
+    size_t l = strlen(r->host);
+    if ((strncmp(r->endpoint, "http://", 7) == 0 && l > 3 && strcmp(r->host + l - 3, ":80") == 0) ||
+        (strncmp(r->endpoint, "https://", 8) == 0 && l > 4 && strcmp(r->host + l - 4, ":443") == 0))
+        *strrchr(r->host, ':') = '\0';
     r->access_key = strdup(o->access_key);
     r->secret_key = strdup(o->secret_key);
     r->session_token = o->session_token && *o->session_token ? strdup(o->session_token) : NULL;
@@ -316,6 +342,116 @@ static struct curl_slist *rs_add(struct curl_slist *h, const char *name, const c
     return nh;
 }
 
+/* ---------------------------------------------------------------- signing (see the essay) */
+
+#define RS_MAX_HDRS 16
+
+typedef struct rs_hv {
+    char name[160];      /* lower case */
+    const char *value;
+} rs_hv;
+
+static int rs_hv_cmp(const void *a, const void *b)
+{
+    return strcmp(((const rs_hv *)a)->name, ((const rs_hv *)b)->name);
+}
+
+static bool rs_hmac(const unsigned char *key, size_t kn, const char *msg, unsigned char out[32])
+{
+    unsigned int n = 32;
+    return HMAC(EVP_sha256(), key, (int)kn, (const unsigned char *)msg, strlen(msg), out, &n) && n == 32;
+}
+
+static bool rs_cat(char *buf, size_t cap, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    if (*len + n >= cap)
+        return false;
+    memcpy(buf + *len, s, n + 1);
+    *len += n;
+    return true;
+}
+
+/* The Authorization header value for a request to url whose headers are
+ * hv (every header sent but Host, which is added here and sent as r->host). */
+static bool rs_self_sign(const s3_remote *r, const char *method, const char *url, rs_hv *hv, int n,
+                         const char *payload_sha, const char *amz_date, char *auth, size_t authcap)
+{
+    const char *path = strstr(url, "://");
+    path = path ? path + 3 + strcspn(path + 3, "/") : url;
+    size_t plen = strcspn(path, "?");
+    const char *query = path[plen] == '?' ? path + plen + 1 : "";
+    rs_hv all[RS_MAX_HDRS + 1];
+    if (n > RS_MAX_HDRS)
+        return false;
+    memcpy(all, hv, (size_t)n * sizeof *hv);
+    gt_strlcpy(all[n].name, "host", sizeof all[n].name);
+    all[n].value = r->host;
+    n++;
+    qsort(all, (size_t)n, sizeof *all, rs_hv_cmp);
+    size_t cap = 16384, len = 0;
+    char *cr = malloc(cap);
+    char signed_list[1024] = "";
+    size_t sl = 0;
+    bool ok = cr != NULL;
+    if (ok) {
+        cr[0] = '\0';
+        ok = rs_cat(cr, cap, &len, method) && rs_cat(cr, cap, &len, "\n") && plen < 4096;
+    }
+    if (ok) {
+        char p[4096];
+        memcpy(p, path, plen);
+        p[plen] = '\0';
+        ok = rs_cat(cr, cap, &len, plen ? p : "/") && rs_cat(cr, cap, &len, "\n") && rs_cat(cr, cap, &len, query) &&
+             rs_cat(cr, cap, &len, "\n");
+    }
+    for (int i = 0; ok && i < n; i++) {
+        ok = rs_cat(cr, cap, &len, all[i].name) && rs_cat(cr, cap, &len, ":") &&
+             rs_cat(cr, cap, &len, all[i].value) && rs_cat(cr, cap, &len, "\n") &&
+             (i == 0 || rs_cat(signed_list, sizeof signed_list, &sl, ";")) &&
+             rs_cat(signed_list, sizeof signed_list, &sl, all[i].name);
+    }
+    ok = ok && rs_cat(cr, cap, &len, "\n") && rs_cat(cr, cap, &len, signed_list) && rs_cat(cr, cap, &len, "\n") &&
+         rs_cat(cr, cap, &len, payload_sha);
+    unsigned char md[32] = {0};
+    unsigned int mdl = 0;
+    ok = ok && EVP_Digest(cr, len, md, &mdl, EVP_sha256(), NULL) == 1 && mdl == 32;
+    free(cr);
+    if (!ok)
+        return false;
+    char crhex[65], date[9], scope[128], sts[512], kdate_key[300];
+    gt_hex(md, 32, crhex);
+    memcpy(date, amz_date, 8);
+    date[8] = '\0';
+    snprintf(scope, sizeof scope, "%s/%s/s3/aws4_request", date, r->region);
+    snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, crhex);
+    int kn = snprintf(kdate_key, sizeof kdate_key, "AWS4%s", r->secret_key);
+    unsigned char k1[32], k2[32], k3[32], k4[32], sig[32];
+    ok = kn > 0 && (size_t)kn < sizeof kdate_key && rs_hmac((unsigned char *)kdate_key, (size_t)kn, date, k1) &&
+         rs_hmac(k1, 32, r->region, k2) && rs_hmac(k2, 32, "s3", k3) && rs_hmac(k3, 32, "aws4_request", k4) &&
+         rs_hmac(k4, 32, sts, sig);
+    memset(kdate_key, 0, sizeof kdate_key);
+    memset(k1, 0, sizeof k1);
+    memset(k4, 0, sizeof k4);
+    if (!ok)
+        return false;
+    char sighex[65];
+    gt_hex(sig, 32, sighex);
+    int an = snprintf(auth, authcap, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+                      r->access_key, scope, signed_list, sighex);
+    return an > 0 && (size_t)an < authcap;
+}
+
+/* Do two header names sort wrongly in curl 7.88 (one a prefix of another)? */
+static bool rs_prefix_names(const rs_hv *hv, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (i != j && strncmp(hv[i].name, hv[j].name, strlen(hv[i].name)) == 0)
+                return true;
+    return false;
+}
+
 static void rs_transport_error(CURLcode cc, const char *ebuf, const s3_remote *r, s3_remote_res *res)
 {
     const char *code = "ConnectionError";
@@ -350,27 +486,53 @@ static bool rs_perform(const s3_remote *r, const rs_req *q, s3_remote_res *res)
     } else {
         gt_strlcpy(sha, RS_EMPTY_SHA256, sizeof sha);
     }
-    hd = rs_add(hd, "x-amz-content-sha256", sha, &ok);
-    if (r->session_token)
-        hd = rs_add(hd, "x-amz-security-token", r->session_token, &ok);
-    if (q->content_type)
-        hd = rs_add(hd, "Content-Type", q->content_type, &ok);
+    rs_hv hv[RS_MAX_HDRS];
+    int nhv = 0;
+    gt_strlcpy(hv[nhv].name, "x-amz-content-sha256", sizeof hv[0].name);
+    hv[nhv++].value = sha;
+    if (r->session_token) {
+        gt_strlcpy(hv[nhv].name, "x-amz-security-token", sizeof hv[0].name);
+        hv[nhv++].value = r->session_token;
+    }
+    if (q->content_type) {
+        gt_strlcpy(hv[nhv].name, "content-type", sizeof hv[0].name);
+        hv[nhv++].value = q->content_type;
+    }
+    json_t *m = q->meta_json ? json_loads(q->meta_json, 0, NULL) : NULL;
     if (q->meta_json) {
-        json_t *m = json_loads(q->meta_json, 0, NULL);
         const char *k;
         json_t *v;
+        ok = ok && json_is_object(m);
         json_object_foreach(m, k, v) {
-            char name[160];
-            if (!json_is_string(v) || snprintf(name, sizeof name, "x-amz-meta-%s", k) >= (int)sizeof name) {
+            if (!json_is_string(v) || nhv >= RS_MAX_HDRS - 1 ||
+                snprintf(hv[nhv].name, sizeof hv[0].name, "x-amz-meta-%s", k) >= (int)sizeof hv[0].name) {
                 ok = false;
-                continue;
+                break;
             }
-            hd = rs_add(hd, name, json_string_value(v), &ok);
+            for (char *c = hv[nhv].name; *c; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                    *c = (char)(*c - 'A' + 'a');
+            hv[nhv++].value = json_string_value(v);
         }
-        json_decref(m);
-        ok = ok && m;
     }
-    hd = rs_add(hd, "Expect", "", &ok);   /* "Expect:" with no value: no 100-continue round trip */
+    char amz_date[20] = "", auth[1024] = "";
+    bool self_sign = rs_prefix_names(hv, nhv);
+    if (self_sign) {
+        gt_strlcpy(hv[nhv].name, "x-amz-date", sizeof hv[0].name);
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
+        hv[nhv++].value = amz_date;
+        ok = ok && rs_self_sign(r, q->method, q->url, hv, nhv, sha, amz_date, auth, sizeof auth);
+        hd = rs_add(hd, "Host", r->host, &ok);
+        hd = rs_add(hd, "Authorization", auth, &ok);
+    }
+    for (int i = 0; i < nhv; i++)
+        hd = rs_add(hd, hv[i].name, hv[i].value, &ok);
+    json_decref(m);   /* the values were copied into hd */
+    /* no "Expect:" removal header: curl 7.88 would sign a header it then
+     * does not send (servers refuse the signature) */
     if (!ok) {
         curl_slist_free_all(hd);
         curl_easy_cleanup(h);
@@ -385,9 +547,11 @@ static bool rs_perform(const s3_remote *r, const rs_req *q, s3_remote_res *res)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, r->sigv4);
-    curl_easy_setopt(h, CURLOPT_USERNAME, r->access_key);
-    curl_easy_setopt(h, CURLOPT_PASSWORD, r->secret_key);
+    if (!self_sign) {
+        curl_easy_setopt(h, CURLOPT_AWS_SIGV4, r->sigv4);
+        curl_easy_setopt(h, CURLOPT_USERNAME, r->access_key);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, r->secret_key);
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "greentrail-s3-remote/1");
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
