@@ -254,3 +254,15 @@ def test_external_is_another_greentrail(make_server, tmp_path):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         ct3.create_trail(Name="bad", S3BucketName="gt-ext")
     assert e.value.response["Error"]["Code"] == "InsufficientS3BucketPolicyException"
+
+    # a trail already on the external bucket, then the keys go wrong (restart
+    # with a bad secret): delivery fails with S3's code in GetTrailStatus
+    assert b.stop() == 0
+    b2 = make_server(args=FAST + ext_args(a.url, "gt-ext", key=ak, secret="y" * 40), data_dir=b.data_dir)
+    ct2 = b2.client("cloudtrail")
+    ct2.start_logging(Name="ext")
+    b2.client("greengrass").create_group(Name="after-bad-keys")
+    st = wait_for(lambda: (lambda x: x if x.get("LatestDeliveryError") else None)(ct2.get_trail_status(Name="ext")),
+                  timeout=20)
+    assert st["LatestDeliveryError"] == "SignatureDoesNotMatch"
+    assert "y" * 40 not in b2.output()
