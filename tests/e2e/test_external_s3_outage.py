@@ -138,3 +138,38 @@ def test_outage_refused_hang_500(tmp_path):
         assert s.stop() == 0
         proxy.stop()
         srv.stop()
+
+
+def test_bucket_check_never_holds_the_writer(tmp_path):
+    """CreateTrail's HEAD bucket runs before the store job (the cloudtrail
+    service's prepare hook): while it hangs on the external server, other
+    calls, writes included, go through at their usual speed."""
+    import threading
+    import botocore.exceptions
+    proxy = FaultProxy(upstream_port=1).start()   # hangs: never forwards
+    proxy.mode = "hang"
+    s = Server(tmp_path / "data", args=ext_args(proxy.url, "*", extra=["--external-s3-timeout-ms", "3000"])).start()
+    try:
+        out = {}
+
+        def create():
+            t0 = time.perf_counter()
+            try:
+                s.client("cloudtrail").create_trail(Name="hangs", S3BucketName="some-bkt")
+            except botocore.exceptions.ClientError as e:
+                out["err"] = e.response["Error"]
+            out["s"] = time.perf_counter() - t0
+        th = threading.Thread(target=create)
+        th.start()
+        time.sleep(0.3)
+        gg = s.client("greengrass")
+        lat, _ = timed_calls(gg, "during", n=10, pause=0.05)
+        th.join(30)
+        assert out["s"] >= 2.5, out          # it did hang for the whole timeout ...
+        assert max(lat) < 1.0, lat           # ... while other calls were not held up
+        assert out["err"]["Code"] == "S3BucketDoesNotExistException"
+        assert "RequestTimeout" in out["err"]["Message"]
+    finally:
+        proxy.mode = "pass"
+        assert s.stop() == 0
+        proxy.stop()
