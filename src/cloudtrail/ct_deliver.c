@@ -7,7 +7,10 @@
  * trail's cursor with store_event_scan, keeps the records the trail
  * selects (ct_trail_selects), and writes one gzipped {"Records":[...]}
  * object per event region with the key layout of §2.2 through
- * s3_object_put. For trails with log file validation it also writes, per
+ * deliver_put: the bucket's store, built-in or an external S3 server
+ * (s3/s3_target.h). With an external S3 configured, main starts two
+ * workers, one per kind of bucket (ct_deliver_opts.only), so a hanging
+ * server holds up only its own trails. For trails with log file validation it also writes, per
  * source region, a signed digest every --digest-interval seconds (empty
  * ones too) chained by previousDigestSignature (§3.1-§3.3), and a final
  * digest after StopLogging.
@@ -49,7 +52,7 @@
  *    written and cleared after, so after a crash in between the next owner
  *    writes the same key (end time) again rather than a second window.
  *  - At least once: the cursor and the digest's file list advance only in
- *    the job that runs after s3_object_put succeeded. A crash between the
+ *    the job that runs after the object's PUT (deliver_put) succeeded. A crash between the
  *    two re-delivers the same events in a new object on restart (AWS also
  *    allows duplicates; consumers de-duplicate on eventID).
  *  - Never on the request path: API calls only change trail documents; the
