@@ -266,3 +266,30 @@ def test_external_is_another_greentrail(make_server, tmp_path):
                   timeout=20)
     assert st["LatestDeliveryError"] == "SignatureDoesNotMatch"
     assert "y" * 40 not in b2.output()
+
+
+def test_sns_notified_for_each_external_file(s3rver, make_server):
+    """SNS announces each log file delivered to the external bucket (§4.1),
+    as for the built-in S3."""
+    from events_util import Receiver
+    from test_sns import messages, subscribe_confirmed, topic_policy
+    c = s3rver.client()
+    c.create_bucket(Bucket="sns-ext-bkt")
+    rcv = Receiver().start()
+    try:
+        s = make_server(args=FAST + ext_args(s3rver.url, "sns-ext-bkt"))
+        sns, ct = s.client("sns"), s.client("cloudtrail")
+        topic = sns.create_topic(Name="ext-topic")["TopicArn"]
+        sns.set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=topic_policy(topic))
+        subscribe_confirmed(sns, topic, rcv)
+        ct.create_trail(Name="sns-ext", S3BucketName="sns-ext-bkt", SnsTopicName="ext-topic")
+        ct.start_logging(Name="sns-ext")
+        s.client("greengrass").create_group(Name="g")
+        wait_for(lambda: messages(rcv, "Notification"), timeout=30)
+        time.sleep(2.5)
+        notified = [k for _, m in messages(rcv, "Notification") for k in json.loads(m["Message"])["s3ObjectKey"]]
+        assert all(json.loads(m["Message"])["s3Bucket"] == "sns-ext-bkt" for _, m in messages(rcv, "Notification"))
+        logs = [k for k in ext_keys(c, "sns-ext-bkt") if "/CloudTrail/" in k]
+        assert notified and set(notified) <= set(logs) and len(notified) == len(set(notified))
+    finally:
+        rcv.stop()
