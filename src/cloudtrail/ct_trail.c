@@ -522,8 +522,13 @@ void ct_trail_prepare(gt_call *c)
 static gt_err ct_check_external_bucket(gt_call *c, const char *bucket)
 {
     const char *pb = json_string_value(json_object_get(c->pre, "bucket"));
-    if (!pb || strcmp(pb, bucket) != 0)
-        return GT_OK;
+    const char *named = gt_in_str(c, "S3BucketName");
+    if (!pb || strcmp(pb, bucket) != 0) {
+        if (named && strcmp(named, bucket) == 0)   /* named but not checked (no memory for the finding) */
+            return gt_call_fail(c, GT_E_CT_S3_BUCKET_MISSING, "S3 bucket %s could not be checked on the external S3",
+                                bucket);
+        return GT_OK;   /* the trail's bucket, kept: checked when it was named */
+    }
     int st = (int)json_integer_value(json_object_get(c->pre, "status"));
     const char *msg = json_string_value(json_object_get(c->pre, "msg"));
     if (st == S3_TARGET_BUCKET_OK)

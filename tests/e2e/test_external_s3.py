@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ACCOUNT, BIN, Server
 from s3rver_util import KEY, SECRET, S3rver, ext_args, refused_port
-from trail_util import FAST, keys, make_bucket, s3, wait_for
+from trail_util import CLI_IDS, CLI_PARAMS, FAST, keys, make_bucket, run_validate_logs, s3, wait_for
 
 BUCKET = "ext-bkt"
 ARN = f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/ext"
@@ -293,3 +293,40 @@ def test_sns_notified_for_each_external_file(s3rver, make_server):
         assert notified and set(notified) <= set(logs) and len(notified) == len(set(notified))
     finally:
         rcv.stop()
+
+
+@pytest.mark.parametrize("cli", CLI_PARAMS, ids=CLI_IDS)
+def test_aws_validate_logs_accepts_external_delivery(cli, tmp_path, monkeypatch):
+    """Unmodified `aws cloudtrail validate-logs` (v1 and v2) accepts what
+    the external-S3 client wrote: the server's external S3 is its own S3
+    service reached over HTTP (so the CLI needs one endpoint and one key
+    pair), every object having gone through s3_remote's signed PUTs."""
+    import conftest
+    s = Server(tmp_path / "data", args=FAST).start()
+    port = s.port
+    ak, sk = s.key()
+    make_bucket(s, "self-ext", with_policy=False)
+    assert s.stop() == 0
+    monkeypatch.setattr(conftest, "free_port", lambda: port)   # same address again: it is its own endpoint
+    s.args += ext_args(f"http://127.0.0.1:{port}", "self-ext", key=ak, secret=sk)
+    s.start()
+    try:
+        start = time.time() - 5
+        ct = s.client("cloudtrail")
+        ct.create_trail(Name="selfx", S3BucketName="self-ext", EnableLogFileValidation=True)
+        ct.start_logging(Name="selfx")
+        gg = s.client("greengrass")
+        for i in range(2):
+            gg.create_group(Name=f"sx-{i}")
+            time.sleep(1.1)
+        wait_for(lambda: sum(1 for k in keys(s, "self-ext") if "/CloudTrail-Digest/" in k) >= 2, timeout=30)
+        ct.stop_logging(Name="selfx")
+        time.sleep(3)
+        assert "LatestDigestDeliveryError" not in ct.get_trail_status(Name="selfx")
+        rc, out, err = run_validate_logs(s, cli, tmp_path, f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/selfx",
+                                         start)
+        assert rc == 0, out + err
+        assert re.search(r"(\d+)/\1 digest files valid", out) and re.search(r"([1-9]\d*)/\1 log files valid", out), out
+        assert "INVALID" not in out
+    finally:
+        assert s.stop() == 0
