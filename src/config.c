@@ -56,6 +56,14 @@ static const opt_def opts[] = {
     {"idle-timeout", OPT_LONG, OFF(idle_timeout), 0, 1, 3600, "60",
      "seconds a connection may stay silent (also mid-request) before it is closed"},
     {"disk-critical-mb", OPT_LONG, OFF(disk_critical_mb), 0, 0, 1L << 30, "64", "log a last-chance warning below this, MB (0: off)"},
+    /* external S3 (s3/s3_target.c); options whose default is empty may be empty */
+    {"external-s3-endpoint", OPT_STR, OFF(ext_s3_endpoint), CAP(ext_s3_endpoint), 0, 0, "", "external S3-compatible server for trail buckets, http(s)://host:port (path-style)"},
+    {"external-s3-region", OPT_STR, OFF(ext_s3_region), CAP(ext_s3_region), 0, 0, "us-east-1", "external S3: SigV4 signing region"},
+    {"external-s3-access-key", OPT_STR, OFF(ext_s3_access_key), CAP(ext_s3_access_key), 0, 0, "", "external S3: access key id"},
+    {"external-s3-secret-key", OPT_STR, OFF(ext_s3_secret_key), CAP(ext_s3_secret_key), 0, 0, "", "external S3: secret access key (never printed)"},
+    {"external-s3-buckets", OPT_STR, OFF(ext_s3_buckets), CAP(ext_s3_buckets), 0, 0, "", "trail buckets on the external S3: names separated by commas, or * for all"},
+    {"external-s3-connect-timeout-ms", OPT_LONG, OFF(ext_s3_connect_timeout_ms), 0, 100, 600000L, "3000", "external S3: connect timeout, ms"},
+    {"external-s3-timeout-ms", OPT_LONG, OFF(ext_s3_timeout_ms), 0, 100, 3600000L, "30000", "external S3: whole-request timeout, ms"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -72,7 +80,7 @@ static int set_opt(gt_config *cfg, const opt_def *o, const char *v, char *err, s
                 return -1;
             }
         }
-        if (v[0] == '\0' && o->off != OFF(store_url) && o->off != OFF(metrics_token)) {   /* these may be empty */
+        if (v[0] == '\0' && o->def[0] != '\0') {   /* options defaulting to "" (--store, ...) may be empty */
             snprintf(err, errcap, "%s: empty value", o->name);
             return -1;
         }
@@ -171,7 +179,7 @@ void gt_config_usage(FILE *f)
                "or `name = value` in the file given by --config / GREENTRAIL_CONFIG):\n");
     fprintf(f, "  --%-16s %s\n", "config FILE", "read settings from FILE");
     for (size_t i = 0; i < N_OPTS; i++)
-        fprintf(f, "  --%-16s %s (default %s)\n", opts[i].name, opts[i].help, opts[i].def);
+        fprintf(f, "  --%-16s %s (default %s)\n", opts[i].name, opts[i].help, opts[i].def[0] ? opts[i].def : "empty");
 }
 
 int gt_config_load(gt_config *cfg, int argc, char **argv, char *err, size_t errcap)

@@ -30,6 +30,14 @@ typedef struct gt_config {
     long idle_timeout;       /* seconds of silence before a connection is closed */
     char config_file[2048];
     char store_url[2048];   /* "": SQLite in data_dir; else a postgresql:// URL */
+    /* external S3 for trail buckets (s3/s3_target.h); "" endpoint: none */
+    char ext_s3_endpoint[1024];
+    char ext_s3_region[64];
+    char ext_s3_access_key[256];
+    char ext_s3_secret_key[256];   /* never printed or logged */
+    char ext_s3_buckets[4096];     /* "", "*", or names separated by commas */
+    long ext_s3_connect_timeout_ms;
+    long ext_s3_timeout_ms;
 } gt_config;
 
 /* Parse argv (after the subcommand) into cfg. Returns 0 on success, 1 when

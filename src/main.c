@@ -36,6 +36,7 @@
 #include "events/events.h"
 #include "http/server.h"
 #include "s3/s3_store.h"
+#include "s3/s3_target.h"
 #include "sns/sns.h"
 #include "iam/iam_account.h"
 #include "store/store.h"
@@ -202,6 +203,30 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     s3_store_set_default(s3s);
+    /* where trail buckets live: built-in, or the external S3 (s3/s3_target.c) */
+    s3_remote *rem = NULL;
+    if (cfg.ext_s3_endpoint[0]) {
+        const char *ak = cfg.ext_s3_access_key[0] ? cfg.ext_s3_access_key : getenv("AWS_ACCESS_KEY_ID");
+        const char *sk = cfg.ext_s3_secret_key[0] ? cfg.ext_s3_secret_key : getenv("AWS_SECRET_ACCESS_KEY");
+        s3_remote_opts ro = {.endpoint = cfg.ext_s3_endpoint, .region = cfg.ext_s3_region, .access_key = ak,
+                             .secret_key = sk, .connect_timeout_ms = cfg.ext_s3_connect_timeout_ms,
+                             .timeout_ms = cfg.ext_s3_timeout_ms};
+        rem = s3_remote_new(&ro, err, sizeof err);
+        if (!rem) {
+            fprintf(stderr, "greentrail: %s\n", err);
+            s3_store_close(s3s);
+            store_close(st);
+            return 2;
+        }
+    }
+    s3_target *tgt = s3_target_new(s3s, rem, cfg.ext_s3_buckets, err, sizeof err);
+    if (!tgt) {
+        fprintf(stderr, "greentrail: %s\n", err);
+        s3_store_close(s3s);
+        store_close(st);
+        return 2;
+    }
+    s3_target_set_default(tgt);
     gt_server_ctx ctx = {.st = st, .s3 = s3s, .home_region = cfg.region, .retention_days = cfg.retention_days};
     key_ctx kc = {ctx.token_key};
     if (store_run(st, token_key_job, &kc) != GT_OK) {
@@ -254,11 +279,19 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     ct_deliver *deliver = NULL;   /* trail delivery and digests (cloudtrail/ct_deliver.c) */
+    ct_deliver *deliver_ext = NULL;   /* the external S3's trails, on a worker of their own */
     err[0] = '\0';
     if (keys_ok) {
-        ct_deliver_opts dopt = {.st = st, .s3 = s3s, .delivery_interval_s = cfg.delivery_interval,
-                                .digest_interval_s = cfg.digest_interval};
+        ct_deliver_opts dopt = {.st = st, .s3 = s3s, .target = tgt, .delivery_interval_s = cfg.delivery_interval,
+                                .digest_interval_s = cfg.digest_interval,
+                                .only = rem ? CT_DELIVER_BUILTIN : CT_DELIVER_ALL};
         deliver = ct_deliver_start(&dopt);
+        if (deliver && rem) {
+            dopt.only = CT_DELIVER_EXTERNAL;
+            deliver_ext = ct_deliver_start(&dopt);
+            if (!deliver_ext)
+                fprintf(stderr, "greentrail: trail delivery to the external S3 is off: cannot start the worker\n");
+        }
     }
     if (!deliver)
         fprintf(stderr, "greentrail: trail delivery is off: %s\n", kerr[0] ? kerr : "cannot start the worker");
@@ -292,6 +325,9 @@ static int cmd_serve(int argc, char **argv)
     printf("  profile default = IAM user admin, access key %s\n", admin.access_key_id);
     printf("  profile root    = account root,   access key %s\n", root.access_key_id);
     printf("web console: http://%s:%d/console/ (sign in with an access key pair)\n", cfg.listen_host, port);
+    if (rem)   /* never the keys */
+        printf("external S3: %s (region %s) for trail buckets: %s\n", cfg.ext_s3_endpoint, cfg.ext_s3_region,
+               cfg.ext_s3_buckets[0] ? cfg.ext_s3_buckets : "none (set --external-s3-buckets)");
     printf("use them with:\n  export AWS_SHARED_CREDENTIALS_FILE=%s/credentials AWS_DEFAULT_REGION=%s\n"
            "  aws --endpoint-url http://%s:%d greengrass list-groups\n",
            cfg.data_dir, cfg.region, cfg.listen_host, port);
@@ -303,6 +339,7 @@ static int cmd_serve(int argc, char **argv)
     fflush(stdout);
     http_server_stop(hs);
     ct_deliver_stop(deliver);
+    ct_deliver_stop(deliver_ext);
     ct_digest_shutdown();
     console_free(con);
     pthread_mutex_lock(&pr.mu);
@@ -310,6 +347,8 @@ static int cmd_serve(int argc, char **argv)
     pthread_cond_signal(&pr.cv);
     pthread_mutex_unlock(&pr.mu);
     pthread_join(pr.th, NULL);
+    s3_target_set_default(NULL);
+    s3_target_free(tgt);
     s3_store_close(s3s);
     ev_worker_stop(rules);
     sns_worker_stop(sns);

@@ -51,6 +51,7 @@ typedef struct gt_call {
     json_t *err_details;        /* Greengrass ErrorDetails, optional */
     bool err_untyped;           /* Greengrass: answer without x-amzn-ErrorType */
     json_t *resources;          /* CloudTrail resources [{ARN, accountId, type}] */
+    json_t *pre;                /* what the service's prepare hook found (or NULL) */
 } gt_call;
 
 /* A handler. Runs inside the store transaction; return GT_OK with

@@ -441,6 +441,8 @@ static void run_and_encode(const gt_service *svc, gt_call *cp, const model_op *o
         gt_call_fail(&c, svc->model->target_prefix ? GT_E_CT_UNSUPPORTED_OPERATION : GT_E_NOT_IMPLEMENTED,
                      "%s is not supported by greentrail yet.", op->name);
 
+    if (c.err == GT_OK && svc->prepare)
+        svc->prepare(&c);   /* outside the writer: may take network time */
     gt_err se = GT_E_UNAVAILABLE;
     if (!(c.err == GT_OK && op->read_only && job.handler && run_read_path(c.srv, &job, &se)))
         se = store_run(c.srv->st, run_call, &job);
@@ -457,6 +459,7 @@ static void run_and_encode(const gt_service *svc, gt_call *cp, const model_op *o
     json_decref(c.output);
     json_decref(c.err_details);
     json_decref(c.resources);
+    json_decref(c.pre);
 }
 
 void gt_dispatch_as(const gt_server_ctx *srv, const gt_dispatch_as_args *a, http_resp *out)

@@ -35,6 +35,11 @@ typedef struct gt_service {
                          http_resp *out);
     /* Should this call be recorded? NULL: always. (S3 records bucket-level calls only.) */
     bool (*recorded)(const gt_call *c);
+    /* Optional: runs on the HTTP thread after authorization, before the
+     * store job, for work that must not hold the writer (network checks,
+     * e.g. an external S3 bucket's existence); leaves its findings in
+     * c->pre for the handler, which decides. NULL: none. */
+    void (*prepare)(gt_call *c);
 } gt_service;
 
 /* The service for a credential-scope name, or NULL. */

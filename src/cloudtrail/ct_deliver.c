@@ -7,7 +7,10 @@
  * trail's cursor with store_event_scan, keeps the records the trail
  * selects (ct_trail_selects), and writes one gzipped {"Records":[...]}
  * object per event region with the key layout of §2.2 through
- * s3_object_put. For trails with log file validation it also writes, per
+ * deliver_put: the bucket's store, built-in or an external S3 server
+ * (s3/s3_target.h). With an external S3 configured, main starts two
+ * workers, one per kind of bucket (ct_deliver_opts.only), so a hanging
+ * server holds up only its own trails. For trails with log file validation it also writes, per
  * source region, a signed digest every --digest-interval seconds (empty
  * ones too) chained by previousDigestSignature (§3.1-§3.3), and a final
  * digest after StopLogging.
@@ -49,7 +52,7 @@
  *    written and cleared after, so after a crash in between the next owner
  *    writes the same key (end time) again rather than a second window.
  *  - At least once: the cursor and the digest's file list advance only in
- *    the job that runs after s3_object_put succeeded. A crash between the
+ *    the job that runs after the object's PUT (deliver_put) succeeded. A crash between the
  *    two re-delivers the same events in a new object on restart (AWS also
  *    allows duplicates; consumers de-duplicate on eventID).
  *  - Never on the request path: API calls only change trail documents; the
@@ -71,6 +74,7 @@
 #include "cloudtrail/ct_digest.h"
 #include "cloudtrail/ct_org.h"
 #include "cloudtrail/ct_trail.h"
+#include "s3/s3_target.h"
 #include "store/lease_set.h"
 #include "util/gtutil.h"
 #include "util/metrics.h"
@@ -533,6 +537,22 @@ static void set_error(json_t *state, const char *k, const char *msg)
     gt_metrics_delivery_error(strcmp(k, "LatestDigestDeliveryError") == 0 ? "digest" : "log");
 }
 
+/* The one place objects leave: the bucket's store, built-in or external
+ * (s3/s3_target.h). On failure msg gets what GetTrailStatus shows. */
+static gt_err deliver_put(ct_deliver *d, const char *bucket, const char *key, const void *gz, size_t n,
+                          const char *meta, char *msg, size_t cap)
+{
+    /* a gzip body, so its content type says so (AWS's exact Content-Type
+     * for log objects is unverified) */
+    if (d->o.target)
+        return s3_target_put(d->o.target, bucket, key, gz, n, "application/x-gzip", meta, msg, cap);
+    gt_err e = d->o.s3 ? s3_object_put(d->o.s3, bucket, key, gz, n, "application/x-gzip", meta, NULL)
+                       : GT_E_S3_NO_SUCH_BUCKET;
+    if (e != GT_OK)
+        snprintf(msg, cap, "%s", e == GT_E_S3_NO_SUCH_BUCKET ? "NoSuchBucket" : gt_err_code(e));
+    return e;
+}
+
 /* Write the digest of region `src` for [start, end_s]; on success update rs. */
 static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, const char *chain, json_t *rs,
                          int64_t end_s, int64_t now_ms)
@@ -603,9 +623,8 @@ static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, cons
         json_t *meta = json_pack("{s:s, s:s}", "signature", sig, "signature-algorithm", "SHA256withRSA");
         char *mtext = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         json_decref(meta);
-        s3_object_info info;
-        gt_err e = mtext ? s3_object_put(d->o.s3, bucket, key, gz, gzn, "application/x-gzip", mtext, &info)
-                         : GT_E_NOMEM;
+        char why[384] = "";
+        gt_err e = mtext ? deliver_put(d, bucket, key, gz, gzn, mtext, why, sizeof why) : GT_E_NOMEM;
         free(mtext);
         if (e == GT_OK) {
             ok = true;
@@ -619,7 +638,8 @@ static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, cons
             json_object_del(state, "LatestDigestDeliveryError");
         } else {
             char msg[512];
-            snprintf(msg, sizeof msg, "%s: the digest could not be written to bucket %s.", gt_err_code(e), bucket);
+            snprintf(msg, sizeof msg, "%s: the digest could not be written to bucket %s.", why[0] ? why : gt_err_code(e),
+                     bucket);
             set_error(state, "LatestDigestDeliveryError", msg);
         }
     }
@@ -742,17 +762,12 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
             unsigned char *gz = NULL;
             size_t gzn = 0;
             gt_err e = GT_E_NOMEM;
-            if (!d->o.s3)
-                e = GT_E_S3_NO_SUCH_BUCKET;
-            else if (ct_gzip(b->buf, b->len, &gz, &gzn))
-                /* a gzip body, so its content type says so (AWS's exact
-                 * Content-Type for log objects is unverified) */
-                e = s3_object_put(d->o.s3, bucket, key, gz, gzn, "application/x-gzip", NULL, NULL);
+            char msg[512] = "";
+            if (ct_gzip(b->buf, b->len, &gz, &gzn))
+                e = deliver_put(d, bucket, key, gz, gzn, NULL, msg, sizeof msg);
             free(gz);
             if (e != GT_OK) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s", e == GT_E_S3_NO_SUCH_BUCKET ? "NoSuchBucket" : gt_err_code(e));
-                set_error(state, "LatestDeliveryError", msg);
+                set_error(state, "LatestDeliveryError", msg[0] ? msg : gt_err_code(e));
                 failed = true;
                 break;
             }
@@ -894,12 +909,23 @@ static void deliver_trail(ct_deliver *d, const json_t *trail, json_t *state_in, 
     json_decref(reloaded);
 }
 
+/* Is this worker's the trail? (A worker for external buckets runs apart,
+ * so a slow or hanging external server holds up only those trails.) */
+static bool worker_takes(const ct_deliver *d, const json_t *trail)
+{
+    if (d->o.only == CT_DELIVER_ALL)
+        return true;
+    bool ext = s3_target_is_external(d->o.target, jstr(trail, "S3BucketName"));
+    return d->o.only == CT_DELIVER_EXTERNAL ? ext : !ext;
+}
+
 void ct_deliver_round(ct_deliver *d, int64_t now_ms)
 {
     ct_snapshot s = {0};
     if (store_read(d->o.st, snap_job, &s) == GT_OK) {
         for (size_t i = 0; i < s.n; i++)
-            deliver_trail(d, s.items[i].trail, s.items[i].state, s.items[i].tomb, now_ms);
+            if (worker_takes(d, s.items[i].trail))
+                deliver_trail(d, s.items[i].trail, s.items[i].state, s.items[i].tomb, now_ms);
     }
     for (size_t i = 0; i < s.n; i++) {
         json_decref(s.items[i].trail);

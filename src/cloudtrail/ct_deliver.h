@@ -10,10 +10,17 @@
 #include "util/metrics.h"
 
 typedef struct ct_deliver ct_deliver;
+struct s3_target;
+
+/* Which trails a worker delivers: all, or split by where their bucket is
+ * (s3/s3_target.h), so a hanging external server delays only its trails. */
+enum { CT_DELIVER_ALL = 0, CT_DELIVER_BUILTIN, CT_DELIVER_EXTERNAL };
 
 typedef struct ct_deliver_opts {
     store *st;
     s3_store *s3;
+    struct s3_target *target;   /* where objects go (NULL: the built-in s3 only) */
+    int only;                   /* CT_DELIVER_*: which trails this worker takes */
     long delivery_interval_s;   /* how often log files are written (>= 1) */
     long digest_interval_s;     /* digest period (>= 1; AWS: 3600) */
 } ct_deliver_opts;

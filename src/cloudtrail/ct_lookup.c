@@ -231,5 +231,6 @@ const gt_service ct_service = {
     .map_error = ct_map_error,
     .encode_ok = gt_encode_json_ok,
     .encode_error = gt_encode_awsjson_error,
+    .prepare = ct_trail_prepare,
 };
 

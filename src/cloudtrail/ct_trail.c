@@ -43,6 +43,7 @@
 #include "cloudtrail/ct_digest.h"
 #include "cloudtrail/ct_org.h"
 #include "s3/s3_store.h"
+#include "s3/s3_target.h"
 #include "sns/sns.h"
 #include "util/gtutil.h"
 
@@ -537,6 +538,52 @@ static const char *ct_in_str_nonempty(const gt_call *c, const char *m)
     return s && *s ? s : NULL;
 }
 
+/* ---------------------------------------------------------------- external S3 */
+
+void ct_trail_prepare(gt_call *c)
+{
+    const char *op = c->op ? c->op->name : "";
+    const char *bucket = gt_in_str(c, "S3BucketName");
+    if ((strcmp(op, "CreateTrail") != 0 && strcmp(op, "UpdateTrail") != 0) || !bucket ||
+        !ct_bucket_name_ok(bucket) || !s3_target_is_external(s3_target_default(), bucket))
+        return;
+    char msg[512] = "";
+    int st = s3_target_check_bucket(s3_target_default(), bucket, msg, sizeof msg);
+    c->pre = json_pack("{s:s, s:i, s:s}", "bucket", bucket, "status", st, "msg", msg);
+}
+
+/* A bucket on the external S3: only its existence can be checked (HEAD
+ * bucket, made by ct_trail_prepare off the writer thread). A generic S3
+ * has no CloudTrail service principal, so no bucket policy is checked:
+ * whether our keys may write there shows at delivery (GetTrailStatus). A
+ * 403 on HEAD means our keys cannot use the bucket: reported like AWS
+ * reports a policy that keeps CloudTrail out. An endpoint that does not
+ * answer fails the call rather than accept a bucket nobody could check
+ * (S3BucketDoesNotExistException, saying why; AWS has no closer error).
+ * An UpdateTrail that keeps its bucket (only the prefix changes) is not
+ * checked again. */
+static gt_err ct_check_external_bucket(gt_call *c, const char *bucket)
+{
+    const char *pb = json_string_value(json_object_get(c->pre, "bucket"));
+    const char *named = gt_in_str(c, "S3BucketName");
+    if (!pb || strcmp(pb, bucket) != 0) {
+        if (named && strcmp(named, bucket) == 0)   /* named but not checked (no memory for the finding) */
+            return gt_call_fail(c, GT_E_CT_S3_BUCKET_MISSING, "S3 bucket %s could not be checked on the external S3",
+                                bucket);
+        return GT_OK;   /* the trail's bucket, kept: checked when it was named */
+    }
+    int st = (int)json_integer_value(json_object_get(c->pre, "status"));
+    const char *msg = json_string_value(json_object_get(c->pre, "msg"));
+    if (st == S3_TARGET_BUCKET_OK)
+        return GT_OK;
+    if (st == S3_TARGET_BUCKET_MISSING)
+        return gt_call_fail(c, GT_E_CT_S3_BUCKET_MISSING, "S3 bucket does not exist: %s", bucket);
+    if (st == S3_TARGET_BUCKET_FORBIDDEN)
+        return gt_call_fail(c, GT_E_CT_S3_POLICY, "Incorrect S3 bucket policy is detected for bucket: %s", bucket);
+    return gt_call_fail(c, GT_E_CT_S3_BUCKET_MISSING, "S3 bucket %s could not be checked on the external S3 (%s)",
+                        bucket, msg ? msg : "no answer");
+}
+
 /* Bucket checks shared by Create and Update (cloudtrail.md §2.5). */
 static gt_err ct_check_bucket(gt_call *c, const char *bucket, const char *prefix, const char *trail_arn)
 {
@@ -547,6 +594,8 @@ static gt_err ct_check_bucket(gt_call *c, const char *bucket, const char *prefix
      * refuse as well (likely AWS behaviour, unverified). */
     if (prefix && (strlen(prefix) > 200 || prefix[0] == '/' || strstr(prefix, "//")))
         return gt_call_fail(c, GT_E_CT_S3_PREFIX, "Invalid S3 prefix: %s", prefix);
+    if (s3_target_is_external(s3_target_default(), bucket))
+        return ct_check_external_bucket(c, bucket);
     if (!c->srv->s3 || !s3_bucket_exists(c->srv->s3, bucket, NULL, NULL))
         return gt_call_fail(c, GT_E_CT_S3_BUCKET_MISSING, "S3 bucket does not exist: %s", bucket);
     char *policy = s3_bucket_policy(c->srv->s3, bucket);

@@ -34,6 +34,12 @@ bool ct_trail_selects(const json_t *trail, const json_t *record, const char *eve
 bool ct_trail_policy_allows(const char *policy, const char *bucket, const char *prefix,
                             const char *account, const char *trail_arn);
 
+/* The cloudtrail service's prepare hook (HTTP thread, before the store
+ * job): for CreateTrail/UpdateTrail naming a bucket on the external S3
+ * (s3/s3_target.h), HEAD it and leave {"bucket", "status", "msg"} in
+ * c->pre for the handler's bucket check. */
+void ct_trail_prepare(gt_call *c);
+
 /* Trail-name rules of CreateTrail; NULL when valid, else the message. */
 const char *ct_trail_name_problem(const char *name);
 

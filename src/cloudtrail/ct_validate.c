@@ -34,6 +34,15 @@
  * id is --org-id, or else found in DIR (the one AWSLogs/o-* folder holding
  * that account), since there is no DescribeOrganization offline.
  *
+ * Remote mode (--s3-endpoint URL --bucket B): the same checks read
+ * straight from an S3-compatible server (s3/s3_remote.c: ListObjectsV2 of
+ * the digest folder, GetObject per file), with the key pair from
+ * --access-key/--secret-key or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.
+ * There every digest's signature, the newest's too, comes from its
+ * x-amz-meta-signature, as the aws CLI reads it. An object that cannot be
+ * read for another reason than its absence is an input error (exit 2),
+ * never "valid" nor "not found".
+ *
  * Exit code: 0 nothing invalid, 1 something invalid, 2 usage/input error.
  */
 #include "cloudtrail/ct_validate.h"
@@ -50,6 +59,7 @@
 #include <sys/stat.h>
 
 #include "cloudtrail/ct_digest.h"
+#include "s3/s3_remote.h"
 #include "util/gtutil.h"
 
 #define CV_MAX_FILE ((size_t)256 << 20)
@@ -72,6 +82,9 @@ typedef struct cv {
     char **digests;      /* relative keys, ascending */
     size_t ndigests, cap;
     int d_ok, d_bad, l_ok, l_bad;
+    s3_remote *rem;      /* remote mode: the server, and the bucket read */
+    const char *bucket;
+    bool io_error;       /* remote: something could not be read (exit 2) */
 } cv;
 
 /* ---------------------------------------------------------------- files */
@@ -112,6 +125,29 @@ static unsigned char *cv_read(const char *path, size_t *len)
 static void cv_path(const cv *v, const char *key, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", v->dir, key);
+}
+
+/* An object's bytes (malloc'd), from the directory or the remote bucket;
+ * NULL when absent. Remote: sig (cap bytes) gets its x-amz-meta-signature
+ * when asked; a failure other than absence sets io_error. */
+static unsigned char *cv_fetch(cv *v, const char *key, size_t *len, char *sig, size_t sigcap)
+{
+    if (sig && sigcap)
+        sig[0] = '\0';
+    if (!v->rem) {
+        char p[4096];
+        cv_path(v, key, p, sizeof p);
+        return cv_read(p, len);
+    }
+    unsigned char *data = NULL;
+    s3_remote_res res;
+    if (s3_remote_get(v->rem, v->bucket, key, CV_MAX_FILE, &data, len, sig ? "signature" : NULL, sig, sigcap, &res))
+        return data;
+    if (res.http != 404) {
+        fprintf(stderr, "greentrail validate: cannot read s3://%s/%s: %s %s\n", v->bucket, key, res.code, res.msg);
+        v->io_error = true;
+    }
+    return NULL;
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -218,6 +254,50 @@ static const cv_key *cv_key_for(const cv *v, const char *fp)
 
 /* ---------------------------------------------------------------- listing */
 
+/* A digest of the trail within the time range? name: the key's last part. */
+static void cv_consider(cv *v, const char *key, const char *name)
+{
+    char want[512];
+    int wn = snprintf(want, sizeof want, "%s_CloudTrail-Digest_%s_%s_%s_", v->account, v->region, v->name, v->home);
+    /* NAME_HOME_YYYYMMDDTHHMMSSZ.json.gz, exactly (no backfill) */
+    size_t n = strlen(name);
+    if (wn <= 0 || (size_t)wn >= sizeof want || n != (size_t)wn + 16 + 8 || strncmp(name, want, (size_t)wn) != 0 ||
+        strcmp(name + n - 8, ".json.gz") != 0)
+        return;
+    const char *stamp = name + wn;
+    if (strncmp(stamp, v->start_stamp, 16) < 0 || strncmp(stamp, v->end_stamp, 16) > 0)
+        return;
+    if (v->ndigests == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 64;
+        char **nd = realloc(v->digests, nc * sizeof *nd);
+        if (!nd)
+            return;
+        v->digests = nd;
+        v->cap = nc;
+    }
+    char *copy = strdup(key);
+    if (copy)
+        v->digests[v->ndigests++] = copy;
+}
+
+typedef struct cv_list_ctx {
+    cv *v;
+    size_t plen;   /* the listed prefix's length ("REL/") */
+} cv_list_ctx;
+
+/* Remote listing: keys REL/YYYY/MM/DD/NAME, as the directory walk sees them. */
+static int cv_list_cb(void *ud, const char *key)
+{
+    cv_list_ctx *c = ud;
+    const char *rest = key + c->plen;
+    int slashes = 0;
+    for (const char *p = rest; *p; p++)
+        slashes += *p == '/';
+    if (strlen(key) > c->plen && slashes == 3)
+        cv_consider(c->v, key, strrchr(key, '/') + 1);
+    return 0;
+}
+
 static void cv_collect(cv *v, const char *rel, int depth)
 {
     char abs[4096];
@@ -225,8 +305,6 @@ static void cv_collect(cv *v, const char *rel, int depth)
     DIR *d = opendir(abs);
     if (!d)
         return;
-    char want[512];
-    int wn = snprintf(want, sizeof want, "%s_CloudTrail-Digest_%s_%s_%s_", v->account, v->region, v->name, v->home);
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
@@ -237,23 +315,7 @@ static void cv_collect(cv *v, const char *rel, int depth)
             cv_collect(v, sub, depth + 1);
             continue;
         }
-        /* NAME_HOME_YYYYMMDDTHHMMSSZ.json.gz, exactly (no backfill) */
-        size_t n = strlen(e->d_name);
-        if (wn <= 0 || (size_t)wn >= sizeof want || n != (size_t)wn + 16 + 8 ||
-            strncmp(e->d_name, want, (size_t)wn) != 0 || strcmp(e->d_name + n - 8, ".json.gz") != 0)
-            continue;
-        const char *stamp = e->d_name + wn;
-        if (strncmp(stamp, v->start_stamp, 16) < 0 || strncmp(stamp, v->end_stamp, 16) > 0)
-            continue;
-        if (v->ndigests == v->cap) {
-            size_t nc = v->cap ? v->cap * 2 : 64;
-            char **nd = realloc(v->digests, nc * sizeof *nd);
-            if (!nd)
-                break;
-            v->digests = nd;
-            v->cap = nc;
-        }
-        v->digests[v->ndigests++] = strdup(sub);
+        cv_consider(v, sub, e->d_name);
     }
     closedir(d);
 }
@@ -282,10 +344,8 @@ static void cv_check_log(cv *v, const json_t *lf)
         cv_status(v, true, "Log file", b ? b : "?", k ? k : "?", "INVALID: invalid format");
         return;
     }
-    char p[4096];
-    cv_path(v, k, p, sizeof p);
     size_t n = 0;
-    unsigned char *gz = cv_read(p, &n);
+    unsigned char *gz = cv_fetch(v, k, &n, NULL, 0);
     if (!gz) {
         v->l_bad++;
         cv_status(v, true, "Log file", b, k, "INVALID: not found");
@@ -317,10 +377,10 @@ static void cv_check_log(cv *v, const json_t *lf)
 static void cv_check_digest(cv *v, const char *key, const char *sig, json_t **doc_out)
 {
     *doc_out = NULL;
-    char p[4096];
+    char p[4096], meta_sig[1100];
     cv_path(v, key, p, sizeof p);
     size_t n = 0;
-    unsigned char *gz = cv_read(p, &n), *raw = NULL;
+    unsigned char *gz = cv_fetch(v, key, &n, meta_sig, sizeof meta_sig), *raw = NULL;
     size_t rn = 0;
     json_t *d = NULL;
     if (gz && ct_gunzip(gz, n, CV_MAX_FILE, &raw, &rn))
@@ -354,7 +414,10 @@ static void cv_check_digest(cv *v, const char *key, const char *sig, json_t **do
         return;
     }
     char sidecar_sig[1100] = "";
-    if (!sig) {   /* DIGEST.sig beside the file (hex), if the user kept it */
+    if (!sig && v->rem) {   /* remote: the signature S3 keeps in the object's metadata */
+        if (meta_sig[0])
+            sig = meta_sig;
+    } else if (!sig) {   /* DIGEST.sig beside the file (hex), if the user kept it */
         char sp[4200];
         snprintf(sp, sizeof sp, "%s.sig", p);
         size_t sn = 0;
@@ -393,8 +456,18 @@ static void cv_check_digest(cv *v, const char *key, const char *sig, json_t **do
         cv_check_log(v, lf);
 }
 
-static bool cv_exists(const cv *v, const char *key)
+static bool cv_exists(cv *v, const char *key)
 {
+    if (v->rem) {
+        s3_remote_res res;
+        if (s3_remote_head_object(v->rem, v->bucket, key, &res))
+            return true;
+        if (res.http != 404) {
+            fprintf(stderr, "greentrail validate: cannot read s3://%s/%s: %s %s\n", v->bucket, key, res.code, res.msg);
+            v->io_error = true;
+        }
+        return false;
+    }
     char p[4096];
     cv_path(v, key, p, sizeof p);
     struct stat st;
@@ -432,11 +505,14 @@ static bool cv_find_org(cv *v, char *out, size_t cap)
 
 static void cv_usage(FILE *f)
 {
-    fprintf(f, "usage: greentrail validate --dir DIR --trail-arn ARN [--s3-prefix P] [--region SRC]\n"
-               "           [--start-time ISO] [--end-time ISO] [--account-id ACCT [--org-id o-ID]]\n"
-               "           [--data-dir D | --public-keys FILE] [--verbose]\n"
+    fprintf(f, "usage: greentrail validate (--dir DIR | --s3-endpoint URL --bucket B) --trail-arn ARN\n"
+               "           [--s3-prefix P] [--region SRC] [--start-time ISO] [--end-time ISO]\n"
+               "           [--account-id ACCT [--org-id o-ID]] [--data-dir D | --public-keys FILE] [--verbose]\n"
+               "           [--access-key K --secret-key S] [--s3-region R]   (remote mode)\n"
                "Validates a trail's digests and log files in DIR, a local copy of its bucket\n"
-               "(DIR/<key> per object), the way `aws cloudtrail validate-logs` does.\n"
+               "(DIR/<key> per object), or in bucket B of an S3-compatible server (path-style,\n"
+               "keys from the options or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN]),\n"
+               "the way `aws cloudtrail validate-logs` does.\n"
                "Public keys: the server's --data-dir (default ./greentrail-data) or a saved\n"
                "`aws cloudtrail list-public-keys` output.\n");
 }
@@ -466,6 +542,8 @@ int ct_validate_main(int argc, char **argv)
         return 2;
     const char *arn = NULL, *data_dir = "./greentrail-data", *keys_file = NULL, *start = NULL, *end = NULL;
     const char *account_id = NULL, *org_id = NULL;
+    const char *endpoint = NULL, *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+    const char *s3_region = "us-east-1";
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -490,6 +568,16 @@ int ct_validate_main(int argc, char **argv)
             org_id = val;
         else if (strcmp(a, "--public-keys") == 0)
             keys_file = val;
+        else if (strcmp(a, "--s3-endpoint") == 0)
+            endpoint = val;
+        else if (strcmp(a, "--bucket") == 0)
+            v->bucket = val;
+        else if (strcmp(a, "--access-key") == 0)
+            ak = val;
+        else if (strcmp(a, "--secret-key") == 0)
+            sk = val;
+        else if (strcmp(a, "--s3-region") == 0)
+            s3_region = val;
         else if (strcmp(a, "--verbose") == 0)
             takes = false, v->verbose = true;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -520,11 +608,11 @@ int ct_validate_main(int argc, char **argv)
         p = c ? c + 1 : NULL;
     }
     const char *slash = arn ? strrchr(arn, '/') : NULL;
-    if (!v->dir || !arn || nf < 6 || strncmp(arn, "arn:", 4) != 0 || strncmp(f[2], "cloudtrail:", 11) != 0 ||
+    if ((!v->dir == !endpoint) || (endpoint && !v->bucket) || !arn || nf < 6 || strncmp(arn, "arn:", 4) != 0 || strncmp(f[2], "cloudtrail:", 11) != 0 ||
         f[4] - f[3] - 1 <= 0 || f[4] - f[3] - 1 >= 32 || f[5] - f[4] - 1 != 12 || !slash ||
         strlen(slash + 1) == 0 || strlen(slash + 1) > 128) {
-        fprintf(stderr, "greentrail validate: --dir and a trail ARN (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME)"
-                        " are required\n");
+        fprintf(stderr, "greentrail validate: --dir (or --s3-endpoint and --bucket) and a trail ARN"
+                        " (arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME) are required\n");
         cv_usage(stderr);
         free(v);
         return 2;
@@ -557,12 +645,40 @@ int ct_validate_main(int argc, char **argv)
         free(v);
         return 2;
     }
+    if (endpoint) {
+        char rerr[256];
+        s3_remote_opts ro = {.endpoint = endpoint, .region = s3_region, .access_key = ak, .secret_key = sk,
+                             .session_token = getenv("AWS_SESSION_TOKEN")};
+        v->rem = s3_remote_new(&ro, rerr, sizeof rerr);
+        if (!v->rem) {
+            fprintf(stderr, "greentrail validate: %s\n", rerr);
+            free(v);
+            return 2;
+        }
+    }
     char rel[1024], org_found[64] = "";
+    if (!org_id && account_id && v->rem) {
+        fprintf(stderr, "greentrail validate: with --s3-endpoint, give --org-id for an organization trail\n");
+        s3_remote_free(v->rem);
+        free(v);
+        return 2;
+    }
     if (!org_id && account_id)
         org_id = cv_find_org(v, org_found, sizeof org_found) ? org_found : NULL;
     snprintf(rel, sizeof rel, "%s%sAWSLogs/%s%s%s/CloudTrail-Digest/%s", v->prefix ? v->prefix : "",
              v->prefix && *v->prefix ? "/" : "", org_id ? org_id : "", org_id ? "/" : "", v->account, v->region);
-    cv_collect(v, rel, 0);
+    if (v->rem) {
+        char lp[1100];
+        snprintf(lp, sizeof lp, "%s/", rel);
+        cv_list_ctx lc = {v, strlen(lp)};
+        s3_remote_res res;
+        if (!s3_remote_list(v->rem, v->bucket, lp, cv_list_cb, &lc, &res)) {
+            fprintf(stderr, "greentrail validate: cannot list s3://%s/%s: %s %s\n", v->bucket, lp, res.code, res.msg);
+            v->io_error = true;
+        }
+    } else {
+        cv_collect(v, rel, 0);
+    }
     qsort(v->digests, v->ndigests, sizeof *v->digests, cv_cmp);
     printf("Validating log files for trail %s between %s and %s\n\n", arn, start ? start : "the first digest",
            end ? end : now_iso);
@@ -620,7 +736,10 @@ int ct_validate_main(int argc, char **argv)
     if (v->l_bad)
         printf(", %d/%d log files INVALID", v->l_bad, v->l_ok + v->l_bad);
     printf("\n");
-    int rc = v->d_bad || v->l_bad ? 1 : 0;
+    int rc = v->io_error ? 2 : v->d_bad || v->l_bad ? 1 : 0;
+    if (v->io_error)
+        printf("Some objects could not be read: the result is incomplete\n");
+    s3_remote_free(v->rem);
     for (size_t k = 0; k < v->ndigests; k++)
         free(v->digests[k]);
     free(v->digests);

@@ -115,6 +115,63 @@ static void test_store_option(void **st)
     unsetenv("GREENTRAIL_STORE");
 }
 
+/* The external S3 options: empty by default (may stay empty), from the
+ * file, the environment and flags like every option; the secret is never
+ * in --help's text (its default is empty, shown as "empty"). */
+static void test_external_s3_options(void **st)
+{
+    (void)st;
+    clear_env();
+    gt_config c;
+    char err[256];
+    assert_int_equal(gt_config_load(&c, 0, NULL, err, sizeof err), 0);
+    assert_string_equal(c.ext_s3_endpoint, "");
+    assert_string_equal(c.ext_s3_buckets, "");
+    assert_string_equal(c.ext_s3_secret_key, "");
+    assert_string_equal(c.ext_s3_region, "us-east-1");
+    assert_int_equal(c.ext_s3_connect_timeout_ms, 3000);
+    assert_int_equal(c.ext_s3_timeout_ms, 30000);
+    char path[] = "/tmp/gt-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "external_s3_endpoint = http://127.0.0.1:9000\nexternal-s3-secret-key = from-file\n");
+    fclose(f);
+    setenv("GREENTRAIL_CONFIG", path, 1);
+    setenv("GREENTRAIL_EXTERNAL_S3_ACCESS_KEY", "AKIDENV", 1);
+    setenv("GREENTRAIL_EXTERNAL_S3_BUCKETS", "a-bkt,b-bkt", 1);
+    char *argv[] = {"--external-s3-buckets", "*", "--external-s3-timeout-ms", "1500"};
+    assert_int_equal(gt_config_load(&c, 4, argv, err, sizeof err), 0);
+    assert_string_equal(c.ext_s3_endpoint, "http://127.0.0.1:9000");
+    assert_string_equal(c.ext_s3_secret_key, "from-file");
+    assert_string_equal(c.ext_s3_access_key, "AKIDENV");
+    assert_string_equal(c.ext_s3_buckets, "*");   /* flag beats env */
+    assert_int_equal(c.ext_s3_timeout_ms, 1500);
+    char *bad[] = {"--external-s3-timeout-ms", "5"};
+    assert_int_equal(gt_config_load(&c, 2, bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "external-s3-timeout-ms"));
+    char *badfile_secret[] = {"--external-s3-secret-key", "s3cr3t-value", "--region", ""};
+    assert_int_equal(gt_config_load(&c, 4, badfile_secret, err, sizeof err), -1);
+    assert_null(strstr(err, "s3cr3t-value"));
+    unsetenv("GREENTRAIL_CONFIG");
+    unsetenv("GREENTRAIL_EXTERNAL_S3_ACCESS_KEY");
+    unsetenv("GREENTRAIL_EXTERNAL_S3_BUCKETS");
+    unlink(path);
+    /* --help shows no secret */
+    char hp[] = "/tmp/gt-help-XXXXXX";
+    int hfd = mkstemp(hp);
+    FILE *hf = fdopen(hfd, "w+");
+    gt_config_usage(hf);
+    rewind(hf);
+    char text[8192];
+    size_t n = fread(text, 1, sizeof text - 1, hf);
+    text[n] = '\0';
+    fclose(hf);
+    unlink(hp);
+    assert_non_null(strstr(text, "--external-s3-secret-key"));
+    assert_null(strstr(text, "from-file"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_store_option),
+        cmocka_unit_test(test_external_s3_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
