@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/authcache.h"
 #include "util/gtutil.h"
 
 static const char KEY_ALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -329,6 +330,12 @@ int auth_delete_key(store_txn *t, const char *access_key_id)
 
 gt_err auth_lookup_key(store *s, const char *access_key_id, auth_principal *out)
 {
+    if (auth_cache_get_key(s, access_key_id, out))
+        return GT_OK;
+    uint64_t gen = store_auth_generation();   /* before the read: see authcache.c */
     lookup_ctx l = {access_key_id, out};
-    return store_read(s, lookup_job, &l);
+    gt_err e = store_read(s, lookup_job, &l);
+    if (e == GT_OK)
+        auth_cache_put_key(s, gen, out);
+    return e;
 }
