@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -188,6 +189,42 @@ static void test_lookup_sees_delete(void **state)
     assert_int_equal(auth_lookup_key(s, admin.access_key_id, &out), GT_E_UNRECOGNIZED_CLIENT);
 }
 
+/* A start on an existing data dir leaves an unchanged credentials file
+ * alone (no write, fsync and rename on the cold start), and repairs one
+ * that differs. */
+static void test_credentials_file_kept(void **state)
+{
+    store *s = *state;
+    auth_principal root, admin;
+    bool created = false;
+    char err[512], path[400];
+    snprintf(path, sizeof path, "%s/credentials", dir);
+    assert_int_equal(auth_bootstrap(s, dir, "123456789012", "us-east-1", &root, &admin, &created, err, sizeof err),
+                     GT_OK);
+    assert_true(created);
+    struct stat a, b;
+    assert_int_equal(stat(path, &a), 0);
+    assert_int_equal(a.st_mode & 0777, 0600);
+    assert_int_equal(auth_bootstrap(s, dir, "123456789012", "us-east-1", &root, &admin, &created, err, sizeof err),
+                     GT_OK);
+    assert_false(created);
+    assert_int_equal(stat(path, &b), 0);
+    assert_true(a.st_ino == b.st_ino);   /* not replaced */
+    /* another region is another text: rewritten */
+    assert_int_equal(auth_bootstrap(s, dir, "123456789012", "eu-west-1", &root, &admin, &created, err, sizeof err),
+                     GT_OK);
+    assert_int_equal(stat(path, &b), 0);
+    assert_true(a.st_ino != b.st_ino);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char text[2048];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "region = eu-west-1"));
+    assert_non_null(strstr(text, admin.secret));
+}
+
 static void test_uuid4(void **state)
 {
     (void)state;
@@ -214,6 +251,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ttl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_sees_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credentials_file_kept, setup, teardown),
         cmocka_unit_test(test_uuid4),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
