@@ -40,7 +40,9 @@ static const opt_def opts[] = {
     {"max-body", OPT_LONG, OFF(max_body_bytes), 0, 1024, 64L << 20, "1048576", "largest accepted request body, bytes"},
     {"store", OPT_STR, OFF(store_url), CAP(store_url), 0, 0, "",
      "where state lives: empty = SQLite in the data dir; postgresql://USER@HOST:PORT/DB shares it between nodes"},
-    {"threads", OPT_LONG, OFF(threads), 0, 1, 1024, "16", "HTTP worker threads"},
+    /* 64: a call waits in its HTTP thread for the durable group commit, so
+     * the thread count caps how many calls share one commit (bench/RESULTS.md) */
+    {"threads", OPT_LONG, OFF(threads), 0, 1, 1024, "64", "HTTP worker threads"},
     {"delivery-interval", OPT_LONG, OFF(delivery_interval), 0, 1, 86400, "60", "trail log file delivery period, seconds"},
     {"digest-interval", OPT_LONG, OFF(digest_interval), 0, 1, 86400, "3600", "trail digest file period, seconds"},
     {"console-session-ttl", OPT_LONG, OFF(console_session_ttl), 0, 1, 30L * 86400, "43200", "web console session lifetime, seconds"},

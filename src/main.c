@@ -178,9 +178,15 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     /* Nodes sharing a store create the credentials and the token key once:
-     * whoever holds the startup lease; the others wait (up to 60 s). */
-    int lrc = STORE_BUSY;
-    for (int i = 0; i < 600 && (lrc = store_lease_acquire(st, "startup", store_node_id(st), 60000)) == STORE_BUSY; i++) {
+     * whoever holds the startup lease; the others wait (up to 60 s). On
+     * SQLite every one of those steps is one check-and-create transaction
+     * and SQLite has one writer at a time, even across processes: no lease
+     * needed there (it cost two durable commits of the cold start). */
+    bool shared_store = strcmp(store_backend_name(st), "sqlite") != 0;
+    int lrc = shared_store ? STORE_BUSY : STORE_OK;
+    for (int i = 0; shared_store && i < 600 &&
+                    (lrc = store_lease_acquire(st, "startup", store_node_id(st), 60000)) == STORE_BUSY;
+         i++) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -234,7 +240,8 @@ static int cmd_serve(int argc, char **argv)
         store_close(st);
         return 1;
     }
-    store_lease_release(st, "startup", store_node_id(st));
+    if (shared_store)
+        store_lease_release(st, "startup", store_node_id(st));
     const char *off = getenv("GREENTRAIL_TEST_CLOCK_OFFSET_MS"); /* tests: shift SigV4's clock */
     int64_t offset = 0;
     if (off && !gt_parse_i64(off, strlen(off), &offset))

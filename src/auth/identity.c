@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/authcache.h"
 #include "util/gtutil.h"
 
 static const char KEY_ALPHA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -225,38 +226,71 @@ static gt_err boot_job(store_txn *t, void *ud)
     return rc == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
 }
 
+/* Is the file at path exactly text (n bytes)? */
+static bool same_content(const char *path, const char *text, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[4096];
+    bool same = false;
+    if (n < sizeof buf) {
+        ssize_t got = read(fd, buf, sizeof buf);
+        same = got == (ssize_t)n && memcmp(buf, text, n) == 0;
+    }
+    close(fd);
+    return same;
+}
+
+/* Write DATA_DIR/file (write a temp file, fsync, rename). A start on an
+ * existing data dir usually finds the same text there: then nothing is
+ * written (a write + fsync + rename cost several ms of the cold start). */
 static bool write_credentials(const char *data_dir, const char *file, const char *region,
                               const auth_principal *root, const auth_principal *admin, char *err, size_t errcap)
 {
-    char path[4096], tmp[4200];
+    char path[4096], tmp[4200], text[3072];
     snprintf(path, sizeof path, "%s/%s", data_dir, file);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int n = snprintf(text, sizeof text,
+                     "# greentrail credentials (aws CLI format). Keep this file private.\n"
+                     "[default]\n"
+                     "# IAM user %s\n"
+                     "aws_access_key_id = %s\n"
+                     "aws_secret_access_key = %s\n"
+                     "region = %s\n"
+                     "\n[root]\n"
+                     "# account root %s\n"
+                     "aws_access_key_id = %s\n"
+                     "aws_secret_access_key = %s\n"
+                     "region = %s\n",
+                     admin->arn, admin->access_key_id, admin->secret, region, root->arn, root->access_key_id,
+                     root->secret, region);
+    if (n < 0 || (size_t)n >= sizeof text) {
+        snprintf(err, errcap, "cannot write %s: credentials too long", path);
+        return false;
+    }
+    if (same_content(path, text, (size_t)n)) {
+        OPENSSL_cleanse(text, sizeof text);
+        return true;
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
+        OPENSSL_cleanse(text, sizeof text);
         snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(errno));
         return false;
     }
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        return false;
+    bool ok = true;
+    for (size_t off = 0; ok && off < (size_t)n;) {
+        ssize_t w = write(fd, text + off, (size_t)n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        if (ok)
+            off += (size_t)w;
     }
-    fprintf(f,
-            "# greentrail credentials (aws CLI format). Keep this file private.\n"
-            "[default]\n"
-            "# IAM user %s\n"
-            "aws_access_key_id = %s\n"
-            "aws_secret_access_key = %s\n"
-            "region = %s\n"
-            "\n[root]\n"
-            "# account root %s\n"
-            "aws_access_key_id = %s\n"
-            "aws_secret_access_key = %s\n"
-            "region = %s\n",
-            admin->arn, admin->access_key_id, admin->secret, region, root->arn, root->access_key_id,
-            root->secret, region);
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
+    OPENSSL_cleanse(text, sizeof text);
+    ok = ok && fsync(fd) == 0;
+    ok = (close(fd) == 0) && ok;
     if (ok)
         ok = rename(tmp, path) == 0;
     if (!ok)
@@ -329,6 +363,12 @@ int auth_delete_key(store_txn *t, const char *access_key_id)
 
 gt_err auth_lookup_key(store *s, const char *access_key_id, auth_principal *out)
 {
+    if (auth_cache_get_key(s, access_key_id, out))
+        return GT_OK;
+    uint64_t gen = store_auth_generation();   /* before the read: see authcache.c */
     lookup_ctx l = {access_key_id, out};
-    return store_read(s, lookup_job, &l);
+    gt_err e = store_read(s, lookup_job, &l);
+    if (e == GT_OK)
+        auth_cache_put_key(s, gen, out);
+    return e;
 }

@@ -35,6 +35,7 @@
 #include <strings.h>
 
 #include "api/errors.h"
+#include "auth/authcache.h"
 #include "iam/iam.h"
 #include "util/gtutil.h"
 
@@ -796,13 +797,19 @@ gt_err auth_authorize(store *st, const gt_call *c, char *msg, size_t msgcap)
     r.action = action;
     r.resource = resource;
 
-    authz_job j = {.who = p, .docs = json_array()};
-    if (!j.docs)
-        return GT_E_NOMEM;
-    gt_err e = store_read(st, authz_read, &j);
-    if (e != GT_OK) {
-        json_decref(j.docs);
-        return e;
+    /* the principal's policies: cached (auth/authcache.c), else read */
+    authz_job j = {.who = p, .docs = auth_cache_get_policies(st, p)};
+    if (!j.docs) {
+        uint64_t gen = store_auth_generation();   /* before the read */
+        j.docs = json_array();
+        if (!j.docs)
+            return GT_E_NOMEM;
+        gt_err e = store_read(st, authz_read, &j);
+        if (e != GT_OK) {
+            json_decref(j.docs);
+            return e;
+        }
+        auth_cache_put_policies(st, gen, p, j.docs);
     }
     auth_decision d = decide(j.docs, p, &r);
     /* Handing a role to a service (Greengrass's service and group roles)

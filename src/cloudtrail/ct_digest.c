@@ -361,8 +361,16 @@ static int ct_merge_cb(void *ud, int64_t seq, const char *id, const char *body)
     (void)ud;
     (void)seq;
     const char *dash = strrchr(id, '-');
-    if (!dash || strlen(dash + 1) != 32 || ct_key_known(dash + 1))
+    if (!dash || strlen(dash + 1) != 32)
         return 0;
+    if (ct_key_known(dash + 1)) {
+        /* already loaded from the file cache: it is in the store too, so
+         * ct_sync need not put it again (a commit + fsync every start) */
+        for (int i = 0; i < ct_nkeys; i++)
+            if (strcmp(ct_keys[i].fp, dash + 1) == 0)
+                ct_keys[i].in_store = true;
+        return 0;
+    }
     json_t *doc = json_loads(body, 0, NULL);
     const char *region = json_string_value(json_object_get(doc, "region"));
     const char *pem = json_string_value(json_object_get(doc, "pem"));

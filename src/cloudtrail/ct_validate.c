@@ -124,7 +124,8 @@ static unsigned char *cv_read(const char *path, size_t *len)
 
 static void cv_path(const cv *v, const char *key, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s/%s", v->dir, key);
+    if (snprintf(out, cap, "%s/%s", v->dir, key) >= (int)cap)
+        out[0] = '\0';   /* too long: no such file */
 }
 
 /* An object's bytes (malloc'd), from the directory or the remote bucket;
@@ -310,7 +311,8 @@ static void cv_collect(cv *v, const char *rel, int depth)
         if (e->d_name[0] == '.')
             continue;
         char sub[4096];
-        snprintf(sub, sizeof sub, "%s/%s", rel, e->d_name);
+        if (snprintf(sub, sizeof sub, "%s/%s", rel, e->d_name) >= (int)sizeof sub)
+            continue;   /* too long to be one of ours */
         if (depth < 3) {
             cv_collect(v, sub, depth + 1);
             continue;

@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,19 +38,41 @@ struct store {
 struct store_txn {
     const store_ops *ops;
     void *bt;
+    bool *auth_dirty;   /* set when the job writes a credentials/IAM document */
 };
 
 typedef struct tramp {
     const store_ops *ops;
     store_job_fn fn;
     void *ud;
+    bool auth_dirty;
 } tramp;
 
 static gt_err tramp_job(void *bt, void *ud)
 {
     tramp *tr = ud;
-    store_txn t = {tr->ops, bt};
+    store_txn t = {tr->ops, bt, &tr->auth_dirty};
     return tr->fn(&t, tr->ud);
+}
+
+/* store_auth_generation: starts at 1 so that 0 never matches. */
+static _Atomic uint64_t auth_gen = 1;
+
+uint64_t store_auth_generation(void)
+{
+    return atomic_load_explicit(&auth_gen, memory_order_acquire);
+}
+
+static void auth_gen_bump(void)
+{
+    atomic_fetch_add_explicit(&auth_gen, 1, memory_order_acq_rel);
+}
+
+/* Kinds whose documents decide who a key is and what it may do. */
+static void note_kind(store_txn *t, const char *kind)
+{
+    if (kind && (strcmp(kind, "access_key") == 0 || strncmp(kind, "iam.", 4) == 0))
+        *t->auth_dirty = true;
 }
 
 static bool is_pg_url(const char *url)
@@ -80,6 +103,7 @@ store *store_open_url(const char *url, const char *data_dir, char *err, size_t e
         free(s);
         return NULL;
     }
+    auth_gen_bump();   /* nothing cached for an earlier store at this address */
     return s;
 }
 
@@ -104,17 +128,23 @@ void store_close(store *s)
         return;
     s->ops->close(s->be);
     free(s);
+    auth_gen_bump();
 }
 
 gt_err store_run(store *s, store_job_fn fn, void *ud)
 {
-    tramp tr = {s->ops, fn, ud};
-    return s->ops->run(s->be, tramp_job, &tr);
+    tramp tr = {s->ops, fn, ud, false};
+    gt_err e = s->ops->run(s->be, tramp_job, &tr);
+    /* after the commit, before the caller can answer (a rolled back job
+     * moves it too: harmless) */
+    if (tr.auth_dirty)
+        auth_gen_bump();
+    return e;
 }
 
 gt_err store_read(store *s, store_job_fn fn, void *ud)
 {
-    tramp tr = {s->ops, fn, ud};
+    tramp tr = {s->ops, fn, ud, false};
     return s->ops->read(s->be, tramp_job, &tr);
 }
 
@@ -129,17 +159,20 @@ int store_doc_get(store_txn *t, const store_key *k, char **body_out)
 
 int store_doc_put(store_txn *t, const store_key *k, const char *parent, const char *body)
 {
+    note_kind(t, k->kind);
     return t->ops->doc_put(t->bt, k, parent, body);
 }
 
 int store_doc_delete(store_txn *t, const store_key *k)
 {
+    note_kind(t, k->kind);
     return t->ops->doc_delete(t->bt, k);
 }
 
 int store_doc_delete_children(store_txn *t, const char *account, const char *region,
                               const char *kind, const char *parent)
 {
+    note_kind(t, kind);
     return t->ops->doc_delete_children(t->bt, account, region, kind, parent);
 }
 

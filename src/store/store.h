@@ -55,6 +55,15 @@ gt_err store_run(store *s, store_job_fn fn, void *ud);
  * only the read calls below. Thread-safe. */
 gt_err store_read(store *s, store_job_fn fn, void *ud);
 
+/* A process-wide counter that moves after every write job (of any open
+ * store) that wrote or deleted a document of kind "access_key" or "iam.*",
+ * before that job's store_run returns, and when a store is opened or
+ * closed. Caches of credentials and policies (auth/authcache.c) note it
+ * when they read and drop what was read under an older value. Changes
+ * made by another process or node sharing the store do not move it (those
+ * caches bound their age for that). Lock-free; any thread. */
+uint64_t store_auth_generation(void);
+
 /* Nested savepoint inside a job, so a handler's failed changes can be
  * undone while the job still records its event. */
 int store_sp_begin(store_txn *t);

@@ -37,6 +37,7 @@ static void test_defaults(void **st)
     assert_string_equal(c.account_id, "123456789012");
     assert_int_equal(c.max_skew_seconds, 900);
     assert_int_equal(c.retention_days, 90);
+    assert_int_equal(c.threads, 64);   /* group commit batches up to this many calls */
 }
 
 static void test_precedence(void **st)
