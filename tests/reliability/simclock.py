@@ -262,7 +262,7 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
                     ct_err = st.get("LatestDeliveryError") or ct_err
                 else:
                     ct.get_trail_status(Name="sim-trail")   # the same load as during the outage
-                rss.append((round(now), rss_kb(s.proc.pid)))
+                rss.append((round(now), rss_kb(s.proc.pid), mode))
                 next_status = now + 0.1 * speed   # every 0.1 s of real time
             read_log(now)
             time.sleep(0.02)
@@ -376,7 +376,9 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
             "calls": len(made), "create_p50_ms_before": round(b50, 2), "create_p50_ms_outage": round(o50, 2),
             "create_p95_ms_outage": round(o95, 2), "create_p50_ms_by_mode": by_mode,
             "rss_kb_after_first_quarter": rss_mark, "rss_kb_end": rss_end, "rss_growth_kb": growth,
-            "rss_kb_min_max": [min(r for _, r in rss), max(r for _, r in rss)],
+            "rss_kb_min_max": [min(r for _, r, _ in rss), max(r for _, r, _ in rss)],
+            "rss_kb_max_by_mode": {m: max(r for _, r, mm in rss if mm == m) for m in ("healthy",) + MODES
+                                   if any(mm == m for _, _, mm in rss)},
             "ev_attempts": n_ev, "ev_gap_at_cap_s_median_max": [statistics.median(at_cap), max(at_cap)] if at_cap else None,
             "ev_failures_rules_status": rules_seen["failures"], "ev_last_error": rules_seen["last_error"][:80],
             "sns_published": len(published), "sns_delivered_after": len(pub_ids & delivered),
