@@ -49,6 +49,8 @@ import threading
 import time
 import urllib.request
 
+import botocore.exceptions
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
@@ -232,9 +234,15 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
             want = "healthy" if now < healthy else MODES[min(3, int((now - healthy) // quarter))]
             if want != mode:
                 if mode == "healthy":   # the bucket goes for the whole outage
-                    for k in [o["Key"] for o in c3.list_objects(Bucket="sim-bkt").get("Contents", [])]:
-                        c3.delete_object(Bucket="sim-bkt", Key=k)
-                    c3.delete_bucket(Bucket="sim-bkt")
+                    for _ in range(50):   # the trail may put one more object in between
+                        for k in [o["Key"] for o in c3.list_objects(Bucket="sim-bkt").get("Contents", [])]:
+                            c3.delete_object(Bucket="sim-bkt", Key=k)
+                        try:
+                            c3.delete_bucket(Bucket="sim-bkt")
+                            break
+                        except botocore.exceptions.ClientError as e:
+                            if e.response["Error"]["Code"] != "BucketNotEmpty":
+                                raise
                     n_base = len(made) + 1   # (+1: a call in flight may have been delivered and deleted)
                     last_attempt_time = ct.get_trail_status(Name="sim-trail").get("LatestDeliveryAttemptTime")
                 if mode == "refused":
