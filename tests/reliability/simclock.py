@@ -137,15 +137,19 @@ def _rules_status(s):
 
 
 def _gaps(attempts, base, cap, tol_s):
-    """attempts: [(n, sim_s)] of one item in order. Returns (gaps, early)
-    where early lists the gaps shorter than the schedule allows."""
+    """attempts: [(n, lo, hi)] of one item in order: attempt n was seen
+    between our loop passes at simulated times lo and hi (lo: a pass that
+    also wrote the clock file, so the server's clock was at most that far
+    behind). Returns (gaps, early): gaps as (n, midpoint gap, schedule's
+    wait), early the gaps that cannot have been as long as the schedule
+    says (even the longest possible, next hi - this lo, is shorter)."""
     gaps, early = [], []
-    for (n0, t0), (_, t1) in zip(attempts, attempts[1:]):
-        g = t1 - t0
+    for (n0, lo0, hi0), (_, lo1, hi1) in zip(attempts, attempts[1:]):
+        g = (lo1 + hi1) / 2 - (lo0 + hi0) / 2
         want = schedule(base, cap, n0) / 1000.0
         gaps.append((n0, round(g, 1), want))
-        if g < want - tol_s:
-            early.append((n0, round(g, 1), want))
+        if hi1 - lo0 < want - tol_s:
+            early.append((n0, round(hi1 - lo0, 1), want))
     return gaps, early
 
 
@@ -157,7 +161,8 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
     log_pos = [0]
     ev_att, sns_att, giveups = {}, {}, {}
 
-    def read_log(now_sim):
+    def read_log(lo, _now):
+        now_sim = clock.sim_s()   # hi: the read itself, after the lines were written
         with open(s.data_dir + ".log", "rb") as f:
             f.seek(log_pos[0])
             chunk = f.read()
@@ -166,10 +171,10 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
         for line in chunk[:cut].decode(errors="replace").splitlines():
             m = EV_LINE.search(line)
             if m:
-                ev_att.setdefault(m.group(1), []).append((int(m.group(3)), now_sim))
+                ev_att.setdefault(m.group(1), []).append((int(m.group(3)), lo, now_sim))
             m = SNS_LINE.search(line)
             if m:
-                sns_att.setdefault(m.group(1), []).append((int(m.group(2)), now_sim))
+                sns_att.setdefault(m.group(1), []).append((int(m.group(2)), lo, now_sim))
             m = SNS_GIVEUP.search(line)
             if m:
                 giveups[m.group(1)] = int(m.group(2))
@@ -225,6 +230,7 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
         next_pub = healthy
         next_status = 0.0
         rss_mark = None
+        prev_now = prev_status = 0.0
         clock.start()
         th.start()
         while True:
@@ -266,13 +272,15 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
                     st = ct.get_trail_status(Name="sim-trail")
                     if st.get("LatestDeliveryAttemptTime") != last_attempt_time:
                         last_attempt_time = st.get("LatestDeliveryAttemptTime")
-                        ct_att.append((len(ct_att) + 1, now))
+                        ct_att.append((len(ct_att) + 1, prev_status, clock.sim_s()))
                     ct_err = st.get("LatestDeliveryError") or ct_err
                 else:
                     ct.get_trail_status(Name="sim-trail")   # the same load as during the outage
                 rss.append((round(now), rss_kb(s.proc.pid), mode))
                 next_status = now + 0.1 * speed   # every 0.1 s of real time
-            read_log(now)
+                prev_status = now
+            read_log(prev_now, now)
+            prev_now = now
             time.sleep(0.02)
         stop.set()
         th.join()
@@ -312,7 +320,7 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
         done = False
         while time.time() - t_back < 120:
             clock.tick()
-            read_log(clock.sim_s())
+            read_log(clock.sim_s(), clock.sim_s())
             if (len(distinct_ev()) >= len(made) and set(made[n_base:]) <= trail_ids()
                     and pub_ids <= sns_delivered() | set(giveups)):
                 done = True
@@ -328,9 +336,8 @@ def run(tmp_path, sim_minutes=60, speed=60, calls_per_s=5):
         assert got == made, "EventBridge: lost or out of order"
         # (the base calls' objects went with the emptied bucket)
         assert set(made[n_base:]) <= trail_ids()
-        # a stamp is late by up to one loop of ours (a status poll, a log read);
-        # on a loaded machine allow a quarter of a real second
-        tol = 0.25 * speed + 2
+        # attempts are bracketed by our passes (see _gaps); 2 s for rounding
+        tol = 2.0
         ev_first = [v for v in ev_att.values()]
         ev_gaps, ev_early = [], []
         for att in ev_first:
