@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -57,6 +58,21 @@ static gt_err fill_job(store_txn *t, void *ud)
     return GT_OK;
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* At exit (the end of a replay): close the store and remove the temp dir. */
+static void cleanup(void)
+{
+    store_close(st);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -72,6 +88,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     srv.home_region = "us-east-1";
     srv.retention_days = 36500;   /* the fixed event times above stay in the window */
     memset(srv.token_key, 7, sizeof srv.token_key);
+    atexit(cleanup);
     return 0;
 }
 

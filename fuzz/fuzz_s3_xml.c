@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -36,6 +37,7 @@ static s3_store *s3s;
 static gt_server_ctx srv;
 static auth_principal root;
 static char upload_id[256];
+static char dir[64];
 
 typedef struct run_ctx {
     gt_call *c;
@@ -93,11 +95,27 @@ static json_t *call(const char *method, const char *path, const char *query, con
     return out;
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* At exit (the end of a replay): close the store and remove the temp dir. */
+static void cleanup(void)
+{
+    s3_store_set_default(NULL);
+    s3_store_close(s3s);
+    store_close(st);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    static char dir[64];
     snprintf(dir, sizeof dir, "/tmp/gt-fuzz-s3xml-XXXXXX");
     if (!mkdtemp(dir))
         abort();
@@ -136,6 +154,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     json_decref(call("PUT", "/fz-bkt/mpu", q, "part-one", 8, true, &e));
     if (e != GT_OK)
         abort();
+    atexit(cleanup);
     return 0;
 }
 
