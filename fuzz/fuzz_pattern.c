@@ -9,10 +9,7 @@
  * compile failure implies a non-empty, terminated, UTF-8 reason; matching
  * never crashes, never exceeds the recursion caps, and is deterministic.
  *
- * Build and run (clang):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_pattern.c \
- *         src/events/pattern.c -ljansson -o fuzz_pattern
- *   ./fuzz_pattern fuzz/corpus/pattern -max_total_time=60
+ * Build: tools/fuzz-replay (meson -Dfuzz=replay|instrumented, fuzz/meson.build).
  */
 #include <stddef.h>
 #include <stdint.h>

@@ -6,8 +6,7 @@
  * crashes and always leaves a terminated message on failure; any
  * document that parses as JSON evaluates (identity and trust forms) to
  * one of the three decisions without crashing, valid or not.
- * Build: clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc
- *   fuzz/fuzz_policy.c src/auth/policy.c src/iam/iam.c ... (the core sources)
+ * Build: tools/fuzz-replay (meson -Dfuzz=replay|instrumented, fuzz/meson.build).
  */
 #include <stddef.h>
 #include <stdint.h>

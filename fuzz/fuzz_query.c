@@ -6,9 +6,7 @@
  * protocol); the rest is the form body. Invariants checked: GT_OK implies
  * an operation and an object input, which must then encode to XML
  * without failing; errors imply no input and a valid UTF-8 message.
- * Build: clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc
- *   fuzz/fuzz_query.c src/api/query.c src/api/decode.c src/api/errors.c
- *   src/model/*.c src/util/gtutil.c -ljansson -lcrypto -luuid
+ * Build: tools/fuzz-replay (meson -Dfuzz=replay|instrumented, fuzz/meson.build).
  */
 #include <stddef.h>
 #include <stdint.h>

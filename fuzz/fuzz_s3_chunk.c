@@ -11,8 +11,7 @@
  * output is checksummed with every algorithm. Crashes, leaks, sanitizer
  * reports and decoded output longer than the input are the bugs.
  *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *   fuzz/fuzz_s3_chunk.c src/s3/s3_chunk.c src/util/gtutil.c -lcrypto -lz -luuid
+ * Build: tools/fuzz-replay (meson -Dfuzz=replay|instrumented, fuzz/meson.build).
  */
 #include <stddef.h>
 #include <stdint.h>

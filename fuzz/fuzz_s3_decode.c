@@ -15,10 +15,7 @@
  * implies an error; the input, when returned, is an object that
  * serialises; the message is NUL-terminated UTF-8.
  *
- * Build (after an ASan build in build-asan):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc fuzz/fuzz_s3_decode.c \
- *     build-asan/libgtcore.a $(pkg-config --libs libmicrohttpd jansson sqlite3 libcrypto \
- *     zlib uuid libxml-2.0) -lpthread -lm -o fuzz_s3_decode
+ * Build: tools/fuzz-replay (meson -Dfuzz=replay|instrumented, fuzz/meson.build).
  */
 #include <stddef.h>
 #include <stdint.h>

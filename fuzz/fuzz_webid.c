@@ -6,8 +6,7 @@
  * verification never crash whatever the bytes; a token that is not
  * signed by the fixed key (none of the fuzzer's are) never verifies; the
  * unverified claims, when present, are a JSON object.
- * Build: clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc
- *   fuzz/fuzz_webid.c src/sts/webid.c -ljansson -lcrypto
+ * Build: tools/fuzz-replay (meson -Dfuzz=replay|instrumented, fuzz/meson.build).
  */
 #include <stddef.h>
 #include <stdint.h>

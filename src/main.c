@@ -42,6 +42,7 @@
 #include "store/store.h"
 #include "util/diskwatch.h"
 #include "util/gtutil.h"
+#include "util/testclock.h"
 
 #define GT_VERSION "0.1.0"
 
@@ -270,6 +271,7 @@ static int cmd_serve(int argc, char **argv)
         .idle_timeout_s = (unsigned)cfg.idle_timeout,
     };
     /* SNS first (its signing certificate must be served from the first request on) */
+    gt_sched_clock_init(cfg.data_dir);   /* retry back-offs; tests may advance it (util/testclock.c) */
     sns_worker *sns = cfg.listen_port > 0 ? start_sns(&cfg, st, cfg.listen_port) : NULL;
     /* signing keys before serving: attaching may make the home region's
      * key (once per store), which must not delay the workers started below */

@@ -78,6 +78,7 @@
 #include "store/lease_set.h"
 #include "util/gtutil.h"
 #include "util/metrics.h"
+#include "util/testclock.h"
 
 #define CT_SCAN_BATCH 2000
 #define CT_MAX_BATCHES 16
@@ -714,7 +715,7 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
     int64_t upper = logging ? INT64_MAX : (json_object_get(trail, "_stop_seq") ? jint(trail, "_stop_seq") : 0);
 
     ct_retry *rt = retry_for(d, uid, false);
-    bool backing_off = rt && rt->next_ms > now_ms;
+    bool backing_off = rt && rt->next_ms > gt_sched_now_ms();   /* back-offs: the test clock */
     bool failed = false;
     bool org_err = false;
     json_t *accounts = ct_org_trail_accounts(d->o.st, trail, &org_err);   /* NULL: not an organization trail */
@@ -781,7 +782,7 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
         free_batches(&s);
         json_object_set_new(state, "LatestDeliveryAttemptTime", json_integer(now_ms));
         if (failed) {
-            note_failure(d, uid, now_ms);
+            note_failure(d, uid, gt_sched_now_ms());
             json_decref(delivered);
             dirty = true;
             break;

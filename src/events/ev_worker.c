@@ -63,6 +63,7 @@
 #include "sns/sns.h"
 #include "store/lease_set.h"
 #include "util/gtutil.h"
+#include "util/testclock.h"
 
 #define SCAN_BATCH 256
 #define MAX_BATCHES_PER_PASS 8
@@ -574,7 +575,7 @@ static void exec_plan(ev_worker *w, tgt *g, const plan *p)
                 g->delivered++;
                 continue;
             }
-            int64_t now = gt_now_ms();
+            int64_t now = gt_sched_now_ms();   /* back-off and event age: the test clock */
             g->attempts++;
             g->failures++;
             gt_strlcpy(g->last_error, err, sizeof g->last_error);
@@ -771,7 +772,7 @@ static void run_pass(ev_worker *w)
         }
         hold_targets(w, &s);
     }
-    int64_t now = gt_now_ms();
+    int64_t now = gt_sched_now_ms();
     for (int b = 0; b < MAX_BATCHES_PER_PASS && !stopping(w); b++) {
         if (b > 0)
             hold_targets(w, &s);   /* renews; a slow pass must not outlive the leases */

@@ -50,6 +50,7 @@
 
 #include "api/query.h"
 #include "util/gtutil.h"
+#include "util/testclock.h"
 
 #define SNS_MAX_ATTEMPTS 50
 #define SNS_BATCH 64
@@ -415,7 +416,7 @@ static gt_err save_job(store_txn *t, void *ud)
 
 static void run_pass(sns_worker *w, CURL *h)
 {
-    due_list l = {.now = gt_now_ms(), .arr = json_array()};
+    due_list l = {.now = gt_sched_now_ms(), .arr = json_array()};   /* back-offs: the test clock */
     /* several nodes on one PostgreSQL store: one delivers at a time (the
      * lease is taken only when something is due, so an idle node writes nothing) */
     if (!l.arr || store_read(w->o.st, due_job, &l) != GT_OK || json_array_size(l.arr) == 0 ||
@@ -448,7 +449,7 @@ static void run_pass(sns_worker *w, CURL *h)
         if (delay > SNS_BACKOFF_MAX_MS)
             delay = SNS_BACKOFF_MAX_MS;
         json_object_set_new(d, "attempts", json_integer(a));
-        json_object_set_new(d, "next_ms", json_integer(gt_now_ms() + delay));
+        json_object_set_new(d, "next_ms", json_integer(gt_sched_now_ms() + delay));
     }
     if (store_run(w->o.st, save_job, l.arr) != GT_OK)
         fprintf(stderr, "sns: cannot save the delivery state\n");

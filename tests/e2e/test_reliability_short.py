@@ -56,3 +56,17 @@ def test_disk_pressure_warnings(tmp_path):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     r = diskfull.pressure(tmp_path)
     assert "low" in r["log_lines"][0] and "critical" in r["log_lines"][1]
+
+
+import simclock  # noqa: E402
+
+
+def test_dead_targets_for_simulated_minutes(tmp_path):
+    """SNS HTTP, an API destination and a trail's bucket dead for 8 minutes
+    of the server's simulated clock (refused, hanging, 500, 503): back-offs
+    follow their schedules, calls are not slowed, memory stays flat, the
+    errors show, and everything is delivered (in order) once they are back.
+    The long form (an hour) is tools/target-outage-test."""
+    r = simclock.run(tmp_path, sim_minutes=8, speed=60)
+    assert r["trail_error"] == "NoSuchBucket"
+    assert r["distinct_delivered"] == r["calls"] and r["sns_delivered_after"] == r["sns_published"]
