@@ -268,10 +268,16 @@ static gt_err org_add_member(gt_call *c, store_txn *t, const json_t *o, const ch
     return e;
 }
 
-/* Page `all` (a JSON array, stolen) into c->output[key] with MaxResults /
- * NextToken (HMAC-bound offsets, api/pagetoken.h). */
-static gt_err org_page(gt_call *c, json_t *all, const char *key, const char *scope)
+/* Page `all` (a JSON array, stolen; NULL means the read failed) into
+ * c->output[key] with MaxResults / NextToken. Tokens are HMAC-bound offsets
+ * (api/pagetoken.h) scoped to "org|<what>|<owner>", so a token from one list
+ * or organization is refused by another. */
+static gt_err org_page(gt_call *c, json_t *all, const char *key, const char *what, const char *owner)
 {
+    if (!all)
+        return GT_E_UNAVAILABLE;
+    char scope[96];
+    snprintf(scope, sizeof scope, "org|%s|%s", what, owner);
     int64_t start = 0, unused;
     const char *tok = gt_in_str(c, "NextToken");
     if (tok && (!api_pagetoken_open(c->srv->token_key, scope, tok, &start, &unused) || start < 0)) {
@@ -392,10 +398,9 @@ static gt_err h_list_roots(gt_call *c, store_txn *t)
     if (!o)
         return e;
     json_t *all = json_pack("[O]", json_object_get(o, "Root"));
-    char scope[64];
-    snprintf(scope, sizeof scope, "org|roots|%s", org_id_of(o));
+    gt_err r = org_page(c, all, "Roots", "roots", org_id_of(o));
     json_decref(o);
-    return org_page(c, all, "Roots", scope);
+    return r;
 }
 
 /* ---------------------------------------------------------------- accounts */
@@ -407,12 +412,9 @@ static gt_err h_list_accounts(gt_call *c, store_txn *t)
     if (!o)
         return e;
     json_t *all = org_children(t, ORG_KIND_MEMBER, org_id_of(o), "Account");
-    char scope[64];
-    snprintf(scope, sizeof scope, "org|accounts|%s", org_id_of(o));
+    gt_err r = org_page(c, all, "Accounts", "accounts", org_id_of(o));
     json_decref(o);
-    if (!all)
-        return GT_E_UNAVAILABLE;
-    return org_page(c, all, "Accounts", scope);
+    return r;
 }
 
 static gt_err h_describe_account(gt_call *c, store_txn *t)
@@ -537,11 +539,10 @@ static gt_err h_list_cas(gt_call *c, store_txn *t)
     if (!o)
         return e;
     json_t *all = org_children(t, ORG_KIND_CAR, org_id_of(o), "Status");
-    char scope[64];
-    snprintf(scope, sizeof scope, "org|cas|%s", org_id_of(o));
-    json_decref(o);
-    if (!all)
+    if (!all) {
+        json_decref(o);
         return GT_E_UNAVAILABLE;
+    }
     json_t *states = json_object_get(c->input, "States");
     if (json_array_size(states) > 0) {
         json_t *keep = json_array();
@@ -558,7 +559,9 @@ static gt_err h_list_cas(gt_call *c, store_txn *t)
         json_decref(all);
         all = keep;
     }
-    return org_page(c, all, "CreateAccountStatuses", scope);
+    gt_err r = org_page(c, all, "CreateAccountStatuses", "cas", org_id_of(o));
+    json_decref(o);
+    return r;
 }
 
 /* ---------------------------------------------------------------- trusted access */
@@ -619,10 +622,9 @@ static gt_err h_list_access(gt_call *c, store_txn *t)
     if (!o)
         return e;
     json_t *all = json_deep_copy(json_object_get(o, "Services"));
-    char scope[64];
-    snprintf(scope, sizeof scope, "org|svc|%s", org_id_of(o));
+    gt_err r = org_page(c, all ? all : json_array(), "EnabledServicePrincipals", "svc", org_id_of(o));
     json_decref(o);
-    return org_page(c, all ? all : json_array(), "EnabledServicePrincipals", scope);
+    return r;
 }
 
 /* ---------------------------------------------------------------- handshakes */
@@ -797,12 +799,7 @@ static gt_err h_describe_hs(gt_call *c, store_txn *t)
 
 static gt_err h_list_hs_account(gt_call *c, store_txn *t)
 {
-    json_t *all = org_children(t, ORG_KIND_HS, c->account, "Handshake");
-    if (!all)
-        return GT_E_UNAVAILABLE;
-    char scope[64];
-    snprintf(scope, sizeof scope, "org|hs|%s", c->account);
-    return org_page(c, all, "Handshakes", scope);
+    return org_page(c, org_children(t, ORG_KIND_HS, c->account, "Handshake"), "Handshakes", "hs", c->account);
 }
 
 /* ---------------------------------------------------------------- leaving */
