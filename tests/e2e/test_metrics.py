@@ -201,6 +201,13 @@ def test_connection_limit_per_address(make_server):
     its new connections are refused, and once it lets go, service resumes."""
     s = make_server(args=["--max-connections-per-ip", "20"])
     held = [socket.create_connection(("127.0.0.1", s.port), timeout=5) for _ in range(20)]
+    # A TCP connect completes in the kernel's backlog before the server
+    # accepts it: make each held connection answer once (keep-alive) so all 20
+    # are the server's before the 21st arrives; otherwise the server may take
+    # the extra one first and refuse a held one instead (a flaky test).
+    for c in held:
+        c.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(1024).startswith(b"HTTP/1.1 200")
     try:
         extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
         extra.settimeout(5)
