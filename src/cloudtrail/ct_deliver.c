@@ -58,6 +58,10 @@
  *  - Never on the request path: API calls only change trail documents; the
  *    worker's failures (S3 I/O) are kept in the state document and retried
  *    with exponential back-off (delivery interval doubling up to 5 min).
+ *  - Built-in buckets are written only as CloudTrail's service principal
+ *    may (builtin_authorize: the bucket's current policy, every object),
+ *    so a policy turned against CloudTrail stops delivery without losing
+ *    anything: the cursor stays until the policy lets the PUT through.
  *  - Digest windows are whole seconds, each starting where the previous
  *    ended, so digest keys (named by end time) never collide.
  */
@@ -71,6 +75,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/policy.h"
 #include "cloudtrail/ct_digest.h"
 #include "cloudtrail/ct_org.h"
 #include "cloudtrail/ct_trail.h"
@@ -538,11 +543,55 @@ static void set_error(json_t *state, const char *k, const char *msg)
     gt_metrics_delivery_error(strcmp(k, "LatestDigestDeliveryError") == 0 ? "digest" : "log");
 }
 
+/* Delivery to a built-in bucket is CloudTrail's PutObject as the service
+ * principal cloudtrail.amazonaws.com, authorized on every object against
+ * the bucket as it is now: the bucket must exist and its current policy
+ * must allow the object's own key, with the condition keys CreateTrail's
+ * check uses (ct_trail_policy_allows: aws:SourceArn, aws:SourceAccount,
+ * s3:x-amz-acl) and the same evaluator (auth/policy.c). So a policy changed
+ * to keep CloudTrail out, or a deleted bucket, stops delivery as on AWS;
+ * the caller keeps its cursor and retries with back-off. On denial msg
+ * gets S3's error code ("AccessDenied", "NoSuchBucket"), which is what
+ * GetTrailStatus shows (LatestDeliveryError: "any Amazon S3 error"). An
+ * external S3 does its own authorization (our keys, not a principal). */
+static gt_err builtin_authorize(ct_deliver *d, const json_t *trail, const char *bucket, const char *key, char *msg,
+                                size_t cap)
+{
+    if (!d->o.s3 || !s3_bucket_exists(d->o.s3, bucket, NULL, NULL)) {
+        snprintf(msg, cap, "NoSuchBucket");
+        return GT_E_S3_NO_SUCH_BUCKET;
+    }
+    char *policy = s3_bucket_policy(d->o.s3, bucket);
+    json_t *p = policy ? json_loads(policy, 0, NULL) : NULL;
+    free(policy);
+    const char *arn = jstr(trail, "TrailARN"), *account = jstr(trail, "_account");
+    json_t *extra = json_pack("{s:s, s:s, s:s}", "aws:sourcearn", arn ? arn : "", "aws:sourceaccount",
+                              account ? account : "", "s3:x-amz-acl", "bucket-owner-full-control");
+    char res[1400];
+    int n = snprintf(res, sizeof res, "arn:aws:s3:::%s/%s", bucket, key);
+    bool ok = false;
+    if (p && extra && n > 0 && (size_t)n < sizeof res) {
+        auth_req_ctx r = {.action = "s3:PutObject", .resource = res, .now_ms = gt_now_ms(), .extra = extra};
+        ok = auth_resource_policy_eval(p, &r, NULL, NULL, "cloudtrail.amazonaws.com") == AUTH_ALLOW;
+    }
+    json_decref(extra);
+    json_decref(p);
+    if (ok)
+        return GT_OK;
+    snprintf(msg, cap, "AccessDenied");
+    return GT_E_S3_ACCESS_DENIED;
+}
+
 /* The one place objects leave: the bucket's store, built-in or external
  * (s3/s3_target.h). On failure msg gets what GetTrailStatus shows. */
-static gt_err deliver_put(ct_deliver *d, const char *bucket, const char *key, const void *gz, size_t n,
-                          const char *meta, char *msg, size_t cap)
+static gt_err deliver_put(ct_deliver *d, const json_t *trail, const char *bucket, const char *key, const void *gz,
+                          size_t n, const char *meta, char *msg, size_t cap)
 {
+    if (!d->o.target || !s3_target_is_external(d->o.target, bucket)) {
+        gt_err a = builtin_authorize(d, trail, bucket, key, msg, cap);
+        if (a != GT_OK)
+            return a;
+    }
     /* a gzip body, so its content type says so (AWS's exact Content-Type
      * for log objects is unverified) */
     if (d->o.target)
@@ -625,7 +674,7 @@ static bool write_digest(ct_deliver *d, const json_t *trail, json_t *state, cons
         char *mtext = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
         json_decref(meta);
         char why[384] = "";
-        gt_err e = mtext ? deliver_put(d, bucket, key, gz, gzn, mtext, why, sizeof why) : GT_E_NOMEM;
+        gt_err e = mtext ? deliver_put(d, trail, bucket, key, gz, gzn, mtext, why, sizeof why) : GT_E_NOMEM;
         free(mtext);
         if (e == GT_OK) {
             ok = true;
@@ -765,7 +814,7 @@ static void deliver_owned(ct_deliver *d, const json_t *trail, json_t *state_in, 
             gt_err e = GT_E_NOMEM;
             char msg[512] = "";
             if (ct_gzip(b->buf, b->len, &gz, &gzn))
-                e = deliver_put(d, bucket, key, gz, gzn, NULL, msg, sizeof msg);
+                e = deliver_put(d, trail, bucket, key, gz, gzn, NULL, msg, sizeof msg);
             free(gz);
             if (e != GT_OK) {
                 set_error(state, "LatestDeliveryError", msg[0] ? msg : gt_err_code(e));

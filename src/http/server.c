@@ -9,6 +9,9 @@
  * Invariants:
  *  - The body never grows past max_body: the rest is drained and the
  *    request answered 413 without being dispatched.
+ *  - A request past a header cap (section size, one line, count; see
+ *    HTTP_MAX_HEADER_*) is answered 400 RequestHeaderSectionTooLarge in
+ *    its service's error shape and is never dispatched.
  *  - `GET /health` answers without authentication and touches nothing.
  *  - `GET /metrics` (Prometheus text) answers without SigV4: with a bearer
  *    token when --metrics-token is set, else to anyone who can connect
@@ -36,7 +39,18 @@
 #include "sns/sns.h"
 #include "util/gtutil.h"
 
+/* Request header caps (docs/RELIABILITY.md, "Limits"). A request past any
+ * of them is answered 400 RequestHeaderSectionTooLarge, as S3 answers
+ * (S3's own cap is 8 KiB); JSON for the JSON services, S3's XML for a
+ * request signed for s3. "Bytes" counts what the headers take on the wire
+ * (name + ": " + value + CRLF). The section as a whole must also fit in
+ * libmicrohttpd's per-connection pool (HTTP_CONN_POOL): a header section
+ * larger than that never reaches on_request, and libmicrohttpd answers
+ * with its own 431 page and closes the connection. */
 #define HTTP_MAX_HEADERS 128
+#define HTTP_MAX_HEADER_BYTES (16 * 1024)
+#define HTTP_MAX_HEADER_LINE (8 * 1024)
+#define HTTP_CONN_POOL (96 * 1024)
 
 struct http_server {
     struct MHD_Daemon *d;
@@ -51,6 +65,7 @@ typedef struct req_state {
     bool too_big;
     size_t cap_limit;        /* this request's body cap (set with the headers) */
     bool headers_seen;       /* the first (headers-only) call has been made */
+    int hdr_too_big;         /* 0, or which header cap the request broke (hdr_cap) */
 } req_state;
 
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -84,6 +99,30 @@ typedef struct hdr_acc {
     size_t n;
     bool overflow;
 } hdr_acc;
+
+enum hdr_cap { HDR_OK = 0, HDR_COUNT, HDR_TOTAL, HDR_LINE };
+
+typedef struct hdr_size {
+    size_t n, bytes;
+    int broke;               /* enum hdr_cap */
+} hdr_size;
+
+/* Sizes the header section against the caps (first call, headers only). */
+static enum MHD_Result size_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    hdr_size *z = cls;
+    size_t line = strlen(key) + 2 + (value ? strlen(value) : 0) + 2;
+    z->n++;
+    z->bytes += line;
+    if (line > HTTP_MAX_HEADER_LINE)
+        z->broke = HDR_LINE;
+    else if (z->n > HTTP_MAX_HEADERS)
+        z->broke = HDR_COUNT;
+    else if (z->bytes > HTTP_MAX_HEADER_BYTES)
+        z->broke = HDR_TOTAL;
+    return z->broke ? MHD_NO : MHD_YES;
+}
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                       const char *value)
@@ -154,14 +193,44 @@ static enum MHD_Result send_resp(struct MHD_Connection *con, http_resp *out)
 
 /* S3 object PUTs (signed for service s3, in the header or a presigned
  * URL's credential) get their own, larger cap. */
+static bool signed_for_s3(struct MHD_Connection *con, const char *uri)
+{
+    const char *a = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+    return (a && strstr(a, "/s3/aws4_request")) || (uri && strstr(uri, "%2Fs3%2Faws4_request"));
+}
+
 static size_t body_limit(const http_server *s, struct MHD_Connection *con, const char *method,
                          const char *uri)
 {
     if (s->o.max_s3_put_body <= s->o.max_body || strcmp(method, "PUT") != 0)
         return s->o.max_body;
-    const char *a = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
-    bool s3 = (a && strstr(a, "/s3/aws4_request")) || (uri && strstr(uri, "%2Fs3%2Faws4_request"));
-    return s3 ? s->o.max_s3_put_body : s->o.max_body;
+    return signed_for_s3(con, uri) ? s->o.max_s3_put_body : s->o.max_body;
+}
+
+/* The answer to a request past a header cap: S3's error (400
+ * RequestHeaderSectionTooLarge with MaxSizeAllowed) in S3's XML for a
+ * request signed for s3, in the awsJson/restJson error shape otherwise. */
+static enum MHD_Result send_header_too_big(struct MHD_Connection *con, const char *uri,
+                                           int broke, const char *rid)
+{
+    const char *msg = broke == HDR_COUNT ? "Your request has too many header fields."
+                      : broke == HDR_LINE ? "A header field of your request exceeds the maximum allowed size."
+                                          : "Your request header section exceeds the maximum allowed size.";
+    const char *what = broke == HDR_COUNT ? "MaxHeaderCount" : "MaxSizeAllowed";
+    unsigned long max = broke == HDR_COUNT ? HTTP_MAX_HEADERS
+                        : broke == HDR_LINE ? HTTP_MAX_HEADER_LINE : HTTP_MAX_HEADER_BYTES;
+    char buf[512];
+    bool s3 = signed_for_s3(con, uri);
+    int n = s3 ? snprintf(buf, sizeof buf,
+                          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestHeaderSectionTooLarge</Code>"
+                          "<Message>%s</Message><%s>%lu</%s><RequestId>%s</RequestId></Error>",
+                          msg, what, max, what, rid)
+               : snprintf(buf, sizeof buf,
+                          "{\"__type\":\"RequestHeaderSectionTooLarge\",\"message\":\"%s\",\"%s\":%lu}",
+                          msg, what, max);
+    char *b = (n > 0 && (size_t)n < sizeof buf) ? strdup(buf) : NULL;
+    return send_bytes(con, 400, s3 ? "application/xml" : "application/json", rid,
+                      "RequestHeaderSectionTooLarge", b, b ? strlen(b) : 0);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
@@ -204,6 +273,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
      * TCP connection (measured: 5.5k/s vs 40k+/s for GET /health). */
     if (!rs->headers_seen) {
         rs->headers_seen = true;
+        hdr_size z = {0};
+        MHD_get_connection_values(con, MHD_HEADER_KIND, size_header, &z);
+        rs->hdr_too_big = z.broke;
+        if (z.broke)
+            rs->too_big = true;   /* drain the body, keep none of it */
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
         int64_t n = 0;
         if (cl && gt_parse_i64(cl, strlen(cl), &n) && n > (int64_t)rs->cap_limit)
@@ -212,6 +286,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     }
     char rid[37];
     gt_uuid4(rid);
+    if (rs->hdr_too_big)
+        return send_header_too_big(con, rs->uri ? rs->uri : url, rs->hdr_too_big, rid);
     if (rs->too_big) {
         char *b = strdup("{\"__type\":\"RequestEntityTooLargeException\",\"message\":\"Request body is too large.\"}");
         return send_bytes(con, 413, "application/json", rid, "RequestEntityTooLargeException", b, b ? strlen(b) : 0);
@@ -245,10 +321,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 
     hdr_acc acc = {.n = 0};
     MHD_get_connection_values(con, MHD_HEADER_KIND, collect_header, &acc);
-    if (acc.overflow) {
-        char *b = strdup("{\"__type\":\"RequestHeaderFieldsTooLarge\",\"message\":\"Too many request headers.\"}");
-        return send_bytes(con, 431, "application/json", rid, "RequestHeaderFieldsTooLarge", b, b ? strlen(b) : 0);
-    }
+    if (acc.overflow)   /* cannot happen: counted with the headers (hdr_too_big) */
+        return send_header_too_big(con, uri, HDR_COUNT, rid);
     char ip[INET6_ADDRSTRLEN] = "";
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -309,7 +383,7 @@ http_server *http_server_start(const http_server_opts *o, char *err, size_t errc
                             MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL,
                             MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL,
                             MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s ? o->idle_timeout_s : 60u,
                             MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : 1024u,
                             MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
