@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "util/gtutil.h"
 
@@ -55,6 +56,8 @@ typedef struct store_conn {
         sqlite3_stmt *st;
         bool busy;
     } c[STORE_STMT_CACHE];
+    char *zbuf;   /* an inflated record (record_text), valid until the next */
+    size_t zcap;
 } store_conn;
 
 struct store_txn {
@@ -123,6 +126,11 @@ static const char *const migrations[] = {
     "CREATE INDEX evr_type ON event_resources (account, region, rtype, time_ms, seq);"
     "CREATE INDEX evr_name ON event_resources (account, region, rname, time_ms, seq);"
     "CREATE INDEX evr_seq ON event_resources (seq);",
+    /* 2: the LookupEvents summary beside each record (NULL for events
+     * stored before: summarised from the record when looked up). From
+     * this version on, `json` holds either the record as TEXT (older rows)
+     * or, as a BLOB, its zlib-compressed form (record_blob). */
+    "ALTER TABLE events ADD COLUMN summary TEXT;",
 };
 
 static int exec(sqlite3 *db, const char *sql)
@@ -200,6 +208,9 @@ static void conn_close(store_conn *cn)
         free(cn->c[i].sql);
     }
     cn->n = 0;
+    free(cn->zbuf);
+    cn->zbuf = NULL;
+    cn->zcap = 0;
     sqlite3_close(cn->db);
     cn->db = NULL;
 }
@@ -579,17 +590,77 @@ int store_doc_list(store_txn *t, const char *account, const char *region, const 
 
 /* ---------------------------------------------------------------- events */
 
+/* Records are stored compressed: a BLOB of the record's length (4 bytes,
+ * little-endian) followed by its zlib stream (level 1: the writer thread
+ * pays for it on every call). CloudTrail records are repetitive JSON and
+ * shrink to about a third, which is most of what an event costs on disk.
+ * Rows written before schema 2 hold the record as TEXT and are read as is.
+ * Returns a malloc'd blob and its size, or NULL. */
+static unsigned char *record_blob(const char *json, size_t *len_out)
+{
+    size_t n = strlen(json);
+    if (n > 0x7fffffffu)
+        return NULL;
+    uLongf zn = compressBound((uLong)n);
+    unsigned char *b = malloc(4 + (size_t)zn);
+    if (!b)
+        return NULL;
+    b[0] = (unsigned char)(n & 0xff);
+    b[1] = (unsigned char)((n >> 8) & 0xff);
+    b[2] = (unsigned char)((n >> 16) & 0xff);
+    b[3] = (unsigned char)((n >> 24) & 0xff);
+    if (compress2(b + 4, &zn, (const Bytef *)json, (uLong)n, 1) != Z_OK) {
+        free(b);
+        return NULL;
+    }
+    *len_out = 4 + (size_t)zn;
+    return b;
+}
+
+/* The record in column col of the current row: the TEXT itself, or the
+ * BLOB inflated into the connection's buffer (valid until the next call
+ * on this connection). NULL when corrupt or out of memory. */
+static const char *record_text(store_conn *cn, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_BLOB)
+        return (const char *)sqlite3_column_text(st, col);
+    const unsigned char *b = sqlite3_column_blob(st, col);
+    int bn = sqlite3_column_bytes(st, col);
+    if (!b || bn < 4)
+        return NULL;
+    size_t n = (size_t)b[0] | ((size_t)b[1] << 8) | ((size_t)b[2] << 16) | ((size_t)b[3] << 24);
+    if (n + 1 > cn->zcap) {
+        size_t cap = n + 1 < 4096 ? 4096 : n + 1;
+        char *nb = realloc(cn->zbuf, cap);
+        if (!nb)
+            return NULL;
+        cn->zbuf = nb;
+        cn->zcap = cap;
+    }
+    uLongf out = (uLongf)n;
+    if (uncompress((Bytef *)cn->zbuf, &out, b + 4, (uLong)(bn - 4)) != Z_OK || out != n)
+        return NULL;
+    cn->zbuf[n] = '\0';
+    return cn->zbuf;
+}
+
 int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
 {
     if (!t->writable)
         return STORE_ERR;
     if (t->fault_path && access(t->fault_path, F_OK) == 0)
         return STORE_ERR;
-    sqlite3_stmt *st = prep(t, "INSERT INTO events (account, region, time_ms, event_id, event_name,"
-                               " event_source, username, access_key_id, read_only, json)"
-                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    if (!st)
+    size_t zlen = 0;
+    unsigned char *z = record_blob(ev->json, &zlen);
+    if (!z)
         return STORE_ERR;
+    sqlite3_stmt *st = prep(t, "INSERT INTO events (account, region, time_ms, event_id, event_name,"
+                               " event_source, username, access_key_id, read_only, json, summary)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    if (!st) {
+        free(z);
+        return STORE_ERR;
+    }
     bind_text(st, 1, ev->account);
     bind_text(st, 2, ev->region);
     sqlite3_bind_int64(st, 3, ev->time_ms);
@@ -599,9 +670,11 @@ int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
     bind_text(st, 7, ev->username);
     bind_text(st, 8, ev->access_key_id);
     sqlite3_bind_int(st, 9, ev->read_only ? 1 : 0);
-    bind_text(st, 10, ev->json);
+    sqlite3_bind_blob(st, 10, z, (int)zlen, SQLITE_STATIC);
+    bind_text(st, 11, ev->summary);
     int rc = sqlite3_step(st);
     stmt_put(t->conn, st);
+    free(z);
     if (rc != SQLITE_DONE)
         return STORE_ERR;
     int64_t seq = sqlite3_last_insert_rowid(t->db);
@@ -655,19 +728,19 @@ int store_event_lookup(store_txn *t, const store_lookup *q, store_event_cb cb, v
          * (A DISTINCT ... LIMIT subquery sorted every matching row first.) */
         const char *c2 = q->cur_seq > 0 ? " AND (r.time_ms < ?5 OR (r.time_ms = ?5 AND r.seq < ?6))" : "";
         snprintf(sql, sizeof sql,
-                 "SELECT e.seq, e.time_ms, e.json FROM event_resources r CROSS JOIN events e ON e.seq = r.seq"
+                 "SELECT e.seq, e.time_ms, e.json, e.summary FROM event_resources r CROSS JOIN events e ON e.seq = r.seq"
                  " WHERE r.account=?1 AND r.region=?2 AND r.%s = ?7 AND r.time_ms BETWEEN ?3 AND ?4%s"
                  " ORDER BY r.time_ms DESC, r.seq DESC",
                  col, c2);
     } else if (col) {
         snprintf(sql, sizeof sql,
-                 "SELECT e.seq, e.time_ms, e.json FROM events e WHERE e.account=?1 AND e.region=?2"
+                 "SELECT e.seq, e.time_ms, e.json, e.summary FROM events e WHERE e.account=?1 AND e.region=?2"
                  " AND e.%s = ?7 AND e.time_ms BETWEEN ?3 AND ?4%s"
                  " ORDER BY e.time_ms DESC, e.seq DESC LIMIT ?8",
                  col, cursor);
     } else {
         snprintf(sql, sizeof sql,
-                 "SELECT e.seq, e.time_ms, e.json FROM events e WHERE e.account=?1 AND e.region=?2"
+                 "SELECT e.seq, e.time_ms, e.json, e.summary FROM events e WHERE e.account=?1 AND e.region=?2"
                  " AND e.time_ms BETWEEN ?3 AND ?4%s"
                  " ORDER BY e.time_ms DESC, e.seq DESC LIMIT ?8",
                  cursor);
@@ -704,7 +777,12 @@ int store_event_lookup(store_txn *t, const store_lookup *q, store_event_cb cb, v
             }
         }
         emitted++;
-        if (cb(ud, seq, sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2))) {
+        const char *rec = record_text(t->conn, st, 2);
+        if (!rec) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        if (cb(ud, seq, sqlite3_column_int64(st, 1), rec, (const char *)sqlite3_column_text(st, 3))) {
             rc = SQLITE_DONE;
             break;
         }
@@ -767,9 +845,13 @@ int store_event_scan(store_txn *t, int64_t after_seq, int limit, store_scan_cb c
     sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *rec = record_text(t->conn, st, 4);
+        if (!rec) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
         if (cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-               (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3),
-               (const char *)sqlite3_column_text(st, 4))) {
+               (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3), rec)) {
             rc = SQLITE_DONE;
             break;
         }

@@ -27,6 +27,7 @@ import os
 import sqlite3
 import subprocess
 import threading
+import zlib
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -120,7 +121,9 @@ def _stored_records(data_dir, store_url):
         return []
     db = sqlite3.connect(path, timeout=30)   # read-write: a killed server's WAL is recovered
     try:
-        return [r[0] for r in db.execute("SELECT json FROM events")]
+        # schema 2 stores records compressed: a BLOB of 4 length bytes + zlib
+        return [zlib.decompress(r[0][4:]).decode() if isinstance(r[0], bytes) else r[0]
+                for r in db.execute("SELECT json FROM events")]
     except sqlite3.Error:
         return []
     finally:
