@@ -22,6 +22,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/decode.h"
@@ -57,13 +58,6 @@ static bool time_member(const gt_call *c, const char *name, int64_t *ms, bool *g
     const char *s = json_string_value(v);
     return s && gt_parse_iso(s, ms);
 }
-
-typedef struct page {
-    json_t *events;
-    int n, limit;
-    int64_t last_time, last_seq;
-    bool more;
-} page;
 
 /* The LookupEvents entry of a record, without its CloudTrailEvent: the
  * members in the order CloudTrail's answer has them. */
@@ -105,6 +99,88 @@ char *ct_lookup_summary(const json_t *rec, int64_t time_ms)
     return s;
 }
 
+/* The answer is written as text while the page is read (ct_encode_ok
+ * sends it): no jansson tree of 50 large strings, and the records are
+ * escaped by copying (escape_into). Output bytes are what jansson's
+ * json_dumps(..., JSON_COMPACT) made of the former tree: the stored
+ * summary is that dump of the entry's first members, the CloudTrailEvent
+ * follows it, then the NextToken. */
+typedef struct page {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+    int n, limit;
+    int64_t last_time, last_seq;
+    bool more;
+} page;
+
+#define LOOKUP_BODY_KEY "\x01greentrail-body"   /* c->output's member for ct_encode_ok */
+
+static char *reserve(page *p, size_t n)
+{
+    if (p->oom)
+        return NULL;
+    if (p->len + n + 1 > p->cap) {
+        size_t cap = p->cap ? p->cap : 65536;
+        while (cap < p->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(p->buf, cap);
+        if (!nb) {
+            p->oom = true;
+            return NULL;
+        }
+        p->buf = nb;
+        p->cap = cap;
+    }
+    return p->buf + p->len;
+}
+
+static void put(page *p, const char *s, size_t n)
+{
+    char *d = reserve(p, n);
+    if (!d)
+        return;
+    memcpy(d, s, n);
+    p->len += n;
+}
+
+/* s as a JSON string, exactly as jansson's json_dumps writes it (without
+ * JSON_ENSURE_ASCII / JSON_ESCAPE_SLASH): '"' and '\\' get a backslash,
+ * every other byte is copied. A string with a control character (never in
+ * a stored record, which is itself compact JSON) is handed to jansson. */
+static void escape_into(page *p, const char *s)
+{
+    size_t n = strlen(s), extra = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20) {
+            json_t *j = json_string(s);
+            char *d = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+            json_decref(j);
+            if (!d) {
+                p->oom = true;
+                return;
+            }
+            put(p, d, strlen(d));
+            free(d);
+            return;
+        }
+        extra += ch == '"' || ch == '\\';
+    }
+    char *d = reserve(p, n + extra + 2);
+    if (!d)
+        return;
+    *d++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '"' || ch == '\\')
+            *d++ = '\\';
+        *d++ = ch;
+    }
+    *d++ = '"';
+    p->len += n + extra + 2;
+}
+
 static int add_event(void *ud, int64_t seq, int64_t time_ms, const char *json, const char *summary)
 {
     page *p = ud;
@@ -112,21 +188,32 @@ static int add_event(void *ud, int64_t seq, int64_t time_ms, const char *json, c
         p->more = true;
         return 1;
     }
-    /* The stored summary (one small parse) when the event has one; else
-     * (stored before schema 2, or by a writer that gave none) the record
-     * is parsed and summarised the same way, so both give the same bytes. */
-    json_t *e = summary ? json_loads(summary, 0, NULL) : NULL;
-    if (!e) {
+    /* The stored summary when the event has one; else (stored before
+     * schema 2, or by a writer that gave none) the record is parsed and
+     * summarised the same way, so both give the same bytes. */
+    char *made = NULL;
+    if (!summary) {
         json_t *rec = json_loads(json, 0, NULL);
         if (!rec)
             return 1;
-        e = summary_of(rec, time_ms);
+        made = ct_lookup_summary(rec, time_ms);
         json_decref(rec);
-        if (!e)
+        if (!made)
             return 1;
+        summary = made;
     }
-    json_object_set_new(e, "CloudTrailEvent", json_string(json));
-    json_array_append_new(p->events, e);
+    size_t sl = strlen(summary);
+    if (sl < 2 || summary[sl - 1] != '}') {
+        free(made);
+        return 1;
+    }
+    if (p->n > 0)
+        put(p, ",", 1);
+    put(p, summary, sl - 1);   /* the entry without its closing brace */
+    put(p, ",\"CloudTrailEvent\":", 19);
+    escape_into(p, json);
+    put(p, "}", 1);
+    free(made);
     p->n++;
     p->last_time = time_ms;
     p->last_seq = seq;
@@ -186,23 +273,32 @@ static gt_err lookup_events(gt_call *c, store_txn *t)
     if (tok && !api_pagetoken_open(c->srv->token_key, scope, tok, &q.cur_time_ms, &q.cur_seq))
         return gt_call_fail(c, GT_E_CT_INVALID_NEXT_TOKEN, "Invalid NextToken.");
 
-    page p = {.events = json_array(), .limit = q.limit};
-    if (!p.events)
-        return GT_E_NOMEM;
+    page p = {.limit = q.limit};
+    put(&p, "{\"Events\":[", 11);
     store_lookup fetch = q;
     fetch.limit = q.limit + 1;
     /* insights are not produced (no Insights selectors yet): an empty page */
     if (!cat && store_event_lookup(t, &fetch, add_event, &p) != STORE_OK) {
-        json_decref(p.events);
+        free(p.buf);
         return GT_E_UNAVAILABLE;
     }
-    c->output = json_object();
-    json_object_set_new(c->output, "Events", p.events);
+    put(&p, "]", 1);
     if (p.more) {
         char next[API_PAGETOKEN_MAX];
-        if (!api_pagetoken_make(c->srv->token_key, scope, p.last_time, p.last_seq, next))
+        if (!api_pagetoken_make(c->srv->token_key, scope, p.last_time, p.last_seq, next)) {
+            free(p.buf);
             return GT_E_INTERNAL;
-        json_object_set_new(c->output, "NextToken", json_string(next));
+        }
+        put(&p, ",\"NextToken\":", 13);
+        escape_into(&p, next);
+    }
+    put(&p, "}", 1);
+    json_t *body = p.oom ? NULL : json_stringn_nocheck(p.buf, p.len);
+    free(p.buf);
+    c->output = body ? json_object() : NULL;
+    if (!c->output || json_object_set_new(c->output, LOOKUP_BODY_KEY, body) != 0) {
+        json_decref(body);
+        return GT_E_NOMEM;
     }
     return GT_OK;
 }
@@ -224,6 +320,29 @@ static void ct_parts(const gt_call *c, ct_record_parts *p)
     if (c->err == GT_OK && !c->op->read_only && c->output && json_object_size(c->output) > 0)
         p->response_elements = json_deep_copy(c->output);
     p->with_error_message = true;
+}
+
+/* LookupEvents' answer is already text (lookup_events); everything else
+ * is encoded from its tree. */
+static void ct_encode_ok(const gt_call *c, http_resp *out)
+{
+    json_t *body = c->output ? json_object_get(c->output, LOOKUP_BODY_KEY) : NULL;
+    if (!body) {
+        gt_encode_json_ok(c, out);
+        return;
+    }
+    gt_call bare = *c;
+    bare.output = NULL;
+    gt_encode_json_ok(&bare, out);   /* status, content type, "{}" */
+    size_t n = json_string_length(body);
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return;   /* keeps "{}" */
+    memcpy(copy, json_string_value(body), n);
+    copy[n] = '\0';
+    free(out->body);
+    out->body = copy;
+    out->body_len = n;
 }
 
 /* CloudTrail answers bad LookupEvents members with their own exception
@@ -261,7 +380,7 @@ const gt_service ct_service = {
     .handler_for = ct_handler_for,
     .record_parts = ct_parts,
     .map_error = ct_map_error,
-    .encode_ok = gt_encode_json_ok,
+    .encode_ok = ct_encode_ok,
     .encode_error = gt_encode_awsjson_error,
     .prepare = ct_trail_prepare,
 };
