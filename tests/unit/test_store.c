@@ -451,6 +451,83 @@ static void test_event_next_seq(void **st)
     store_close(s);
 }
 
+/* A record that does not compress (pseudo-random non-ASCII text: 9 bits
+ * a byte in fixed Huffman codes, more than compressBound allows) and a
+ * large one are stored and read back byte for byte, by lookup and scan. */
+static char *big_rec;
+
+static gt_err big_append_job(store_txn *t, void *ud)
+{
+    (void)ud;
+    store_event ev = {
+        .account = "111111111111", .region = "us-east-1", .time_ms = 5000000, .event_id = "big",
+        .event_name = "Big", .event_source = "x.amazonaws.com", .read_only = true, .json = big_rec,
+    };
+    return store_event_append(t, &ev, NULL) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+static int big_cb(void *ud, int64_t seq, int64_t time_ms, const char *json, const char *summary)
+{
+    (void)seq; (void)time_ms; (void)summary;
+    if (strlen(json) != strlen(big_rec))
+        return 0;   /* the other one */
+    (*(int *)ud)++;
+    assert_string_equal(json, big_rec);
+    return 0;
+}
+
+static int big_scan_cb(void *ud, int64_t seq, const char *account, const char *region, int64_t time_ms,
+                       const char *json)
+{
+    (void)seq; (void)account; (void)region; (void)time_ms;
+    if (strlen(json) != strlen(big_rec))
+        return 0;
+    (*(int *)ud)++;
+    assert_string_equal(json, big_rec);
+    return 0;
+}
+
+static gt_err big_read_job(store_txn *t, void *ud)
+{
+    store_lookup q = {.account = "111111111111", .region = "us-east-1", .attr = STORE_ATTR_EVENT_NAME,
+                      .value = "Big", .start_ms = 0, .end_ms = 9999999, .limit = 5};
+    int *n = ud;
+    if (store_event_lookup(t, &q, big_cb, &n[0]) != STORE_OK)
+        return GT_E_INTERNAL;
+    return store_event_scan(t, 0, 0, big_scan_cb, &n[1]) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+static void test_event_records_roundtrip(void **st)
+{
+    (void)st;
+    store *s = open_s();
+    assert_non_null(s);
+    size_t sizes[] = {9000, 300000};
+    unsigned x = 12345;
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        big_rec = malloc(n + 1);
+        assert_non_null(big_rec);
+        size_t i = 0;
+        memcpy(big_rec, "{\"eventID\":\"", 12);
+        i = 12;
+        while (i + 4 < n) {
+            x = x * 1103515245u + 12345u;
+            big_rec[i++] = (char)(0xC2 + (x >> 16) % 30);      /* a 2-byte UTF-8 character */
+            big_rec[i++] = (char)(0x80 + (x >> 8) % 64);
+        }
+        memcpy(big_rec + i, "\"}", 3);
+        assert_int_equal(store_run(s, big_append_job, NULL), GT_OK);
+        int got[2] = {0, 0};
+        assert_int_equal(store_read(s, big_read_job, got), GT_OK);
+        assert_int_equal(got[0], 1);
+        assert_int_equal(got[1], 1);
+        free(big_rec);
+        big_rec = NULL;
+    }
+    store_close(s);
+}
+
 /* ---- schema migration: a store written by schema 1 opens and works ----
  *
  * SQLite: the data dir is built here from schema 1's SQL (a copy, as the
@@ -949,6 +1026,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_next_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_records_roundtrip, setup, teardown),
         cmocka_unit_test(test_bad_dir),
     };
     const struct CMUnitTest pg_tests[] = {
@@ -959,6 +1037,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_next_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_records_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_watermark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_feed_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_partitions, setup, teardown),
