@@ -104,8 +104,14 @@ char *ct_lookup_summary(const json_t *rec, int64_t time_ms)
  * escaped by copying (escape_into). Output bytes are what jansson's
  * json_dumps(..., JSON_COMPACT) made of the former tree: the stored
  * summary is that dump of the entry's first members, the CloudTrailEvent
- * follows it, then the NextToken. */
+ * follows it, then the NextToken.
+ *
+ * c->output carries that text (member LOOKUP_BODY_KEY) and, for code that
+ * runs the handler and reads the tree (fuzz/fuzz_lookup.c), a reduced
+ * view: "Events" with each entry's EventId and CloudTrailEvent (copies
+ * without UTF-8 checks: a memcpy each), and "NextToken". */
 typedef struct page {
+    json_t *view;   /* the reduced Events array */
     char *buf;
     size_t len, cap;
     bool oom;
@@ -213,6 +219,18 @@ static int add_event(void *ud, int64_t seq, int64_t time_ms, const char *json, c
     put(p, ",\"CloudTrailEvent\":", 19);
     escape_into(p, json);
     put(p, "}", 1);
+    /* the reduced view: EventId is the summary's first member */
+    static const char lead[] = "{\"EventId\":\"";
+    json_t *ve = json_object();
+    if (ve && strncmp(summary, lead, sizeof lead - 1) == 0) {
+        const char *id = summary + sizeof lead - 1;
+        size_t idn = strcspn(id, "\"\\");
+        if (id[idn] == '"')
+            json_object_set_new(ve, "EventId", json_stringn_nocheck(id, idn));
+    }
+    json_object_set_new(ve, "CloudTrailEvent", json_stringn_nocheck(json, strlen(json)));
+    if (!ve || json_array_append_new(p->view, ve) != 0)
+        p->oom = true;
     free(made);
     p->n++;
     p->last_time = time_ms;
@@ -273,20 +291,25 @@ static gt_err lookup_events(gt_call *c, store_txn *t)
     if (tok && !api_pagetoken_open(c->srv->token_key, scope, tok, &q.cur_time_ms, &q.cur_seq))
         return gt_call_fail(c, GT_E_CT_INVALID_NEXT_TOKEN, "Invalid NextToken.");
 
-    page p = {.limit = q.limit};
+    page p = {.limit = q.limit, .view = json_array()};
+    if (!p.view)
+        return GT_E_NOMEM;
     put(&p, "{\"Events\":[", 11);
     store_lookup fetch = q;
     fetch.limit = q.limit + 1;
     /* insights are not produced (no Insights selectors yet): an empty page */
     if (!cat && store_event_lookup(t, &fetch, add_event, &p) != STORE_OK) {
         free(p.buf);
+        json_decref(p.view);
         return GT_E_UNAVAILABLE;
     }
     put(&p, "]", 1);
+    char next_tok[API_PAGETOKEN_MAX] = "";
     if (p.more) {
-        char next[API_PAGETOKEN_MAX];
+        char *next = next_tok;
         if (!api_pagetoken_make(c->srv->token_key, scope, p.last_time, p.last_seq, next)) {
             free(p.buf);
+            json_decref(p.view);
             return GT_E_INTERNAL;
         }
         put(&p, ",\"NextToken\":", 13);
@@ -295,11 +318,23 @@ static gt_err lookup_events(gt_call *c, store_txn *t)
     put(&p, "}", 1);
     json_t *body = p.oom ? NULL : json_stringn_nocheck(p.buf, p.len);
     free(p.buf);
-    c->output = body ? json_object() : NULL;
-    if (!c->output || json_object_set_new(c->output, LOOKUP_BODY_KEY, body) != 0) {
+    json_t *out = json_object();
+    if (!out || !body) {
+        json_decref(out);
         json_decref(body);
+        json_decref(p.view);
         return GT_E_NOMEM;
     }
+    /* json_object_set_new takes each value, on failure too */
+    int bad = json_object_set_new(out, LOOKUP_BODY_KEY, body);
+    bad |= json_object_set_new(out, "Events", p.view);
+    if (p.more)
+        bad |= json_object_set_new(out, "NextToken", json_string(next_tok));
+    if (bad) {
+        json_decref(out);
+        return GT_E_NOMEM;
+    }
+    c->output = out;
     return GT_OK;
 }
 
