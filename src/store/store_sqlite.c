@@ -27,6 +27,10 @@
  *    serve rollbacks inside an open transaction; durability is the WAL's.
  *  - Each waiting job has its own condition variable, so a commit wakes
  *    exactly the jobs of its batch, not every waiting thread.
+ *  - Since schema 2 a record is stored zlib-compressed together with its
+ *    LookupEvents summary (record_blob), so a lookup page neither parses
+ *    records nor reads twice their size from disk; rows of older schemas
+ *    stay TEXT and are read as they are.
  */
 #include "store/store.h"
 
