@@ -41,6 +41,7 @@
 #include "api/service.h"
 #include "auth/policy.h"
 #include "auth/sigv4.h"
+#include "cloudtrail/ct_lookup.h"
 #include "cloudtrail/ct_record.h"
 #include "sts/sts.h"
 #include "util/gtutil.h"
@@ -132,6 +133,7 @@ typedef struct call_job {
     bool handled;          /* the handler already ran (read path) */
     bool recorded;         /* false: the service does not record this call */
     char *text;            /* the record, built by make_record */
+    char *summary;         /* its LookupEvents entry (ct_lookup_summary) */
     char event_id[37];
     int64_t when;
     const char *types[16], *names[16];
@@ -172,6 +174,7 @@ static gt_err make_record(call_job *j)
     j->text = j->rec ? json_dumps(j->rec, JSON_COMPACT) : NULL;
     if (!j->text)
         return GT_E_NOMEM;
+    j->summary = ct_lookup_summary(j->rec, j->when);   /* NULL: summarised when looked up */
     j->nres = 0;
     json_t *res = json_object_get(j->rec, "resources");
     for (size_t i = 0; i < json_array_size(res) && j->nres < 16; i++) {
@@ -187,6 +190,8 @@ static void free_record(call_job *j)
 {
     free(j->text);
     j->text = NULL;
+    free(j->summary);
+    j->summary = NULL;
     json_decref(j->rec);
     j->rec = NULL;
 }
@@ -211,6 +216,7 @@ static gt_err append_record(store_txn *t, call_job *j)
         .res_types = j->types,
         .res_names = j->names,
         .json = j->text,
+        .summary = j->summary,
     };
     return store_event_append(t, &ev, NULL) == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
 }

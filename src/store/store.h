@@ -110,6 +110,11 @@ typedef struct store_event {
     const char *const *res_types;
     const char *const *res_names;
     const char *json;            /* the whole record */
+    /* May be NULL: the LookupEvents summary of the record (compact JSON,
+     * ct_lookup_summary), stored beside it so a lookup page need not parse
+     * the records. Events stored without one are summarised from the
+     * record when looked up. */
+    const char *summary;
 } store_event;
 
 int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out);
@@ -137,7 +142,9 @@ typedef struct store_lookup {
     int limit;
 } store_lookup;
 
-typedef int (*store_event_cb)(void *ud, int64_t seq, int64_t time_ms, const char *json);
+/* summary: the one given to store_event_append, or NULL (none stored). */
+typedef int (*store_event_cb)(void *ud, int64_t seq, int64_t time_ms, const char *json,
+                              const char *summary);
 /* Newest first. */
 int store_event_lookup(store_txn *t, const store_lookup *q, store_event_cb cb, void *ud);
 /* Delete events older than cutoff; returns the count or STORE_ERR. */

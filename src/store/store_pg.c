@@ -171,6 +171,10 @@ static const char *const migrations[] = {
     "CREATE INDEX evr_seq ON event_resources (time_ms, seq);"
     "CREATE TABLE event_resources_pdefault PARTITION OF event_resources DEFAULT;"
     "CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, expires_ms bigint NOT NULL);",
+    /* 2: the LookupEvents summary beside each record (NULL for events
+     * stored before: summarised from the record when looked up). Adding a
+     * nullable column rewrites nothing, whatever the journal's size. */
+    "ALTER TABLE events ADD COLUMN summary text;",
 };
 
 static void quiet_notices(void *arg, const char *msg)
@@ -812,13 +816,13 @@ static int pg_event_append(void *bt, const store_event *ev, int64_t *seq_out)
     char seqs[24], tms[24];
     snprintf(seqs, sizeof seqs, "%lld", (long long)seq);
     snprintf(tms, sizeof tms, "%lld", (long long)ev->time_ms);
-    const char *v[11] = {seqs, ev->account, ev->region, tms, ev->event_id, ev->event_name,
+    const char *v[12] = {seqs, ev->account, ev->region, tms, ev->event_id, ev->event_name,
                          ev->event_source, ev->username, ev->access_key_id,
-                         ev->read_only ? "true" : "false", ev->json};
+                         ev->read_only ? "true" : "false", ev->json, ev->summary};
     PGresult *r = pq_t(t, "INSERT INTO events (seq, account, region, time_ms, event_id, event_name,"
-                           " event_source, username, access_key_id, read_only, json)"
-                           " VALUES ($1::bigint, $2, $3, $4::bigint, $5, $6, $7, $8, $9, $10::boolean, $11)",
-                     11, v);
+                           " event_source, username, access_key_id, read_only, json, summary)"
+                           " VALUES ($1::bigint, $2, $3, $4::bigint, $5, $6, $7, $8, $9, $10::boolean, $11, $12)",
+                     12, v);
     if (!r)
         return STORE_ERR;
     PQclear(r);
@@ -890,7 +894,7 @@ static int pg_event_lookup(void *bt, const store_lookup *q, store_event_cb cb, v
     char sql[1024];
     if (res)
         snprintf(sql, sizeof sql,
-                 "SELECT e.seq, e.time_ms, e.json FROM events e JOIN ("
+                 "SELECT e.seq, e.time_ms, e.json, e.summary FROM events e JOIN ("
                  " SELECT DISTINCT r.time_ms, r.seq FROM event_resources r WHERE r.account=$1 AND r.region=$2"
                  "%s AND r.time_ms BETWEEN $3::bigint AND $4::bigint%s"
                  " ORDER BY r.time_ms DESC, r.seq DESC LIMIT $%d::bigint) x"
@@ -899,7 +903,7 @@ static int pg_event_lookup(void *bt, const store_lookup *q, store_event_cb cb, v
                  attr, cursor, n);
     else
         snprintf(sql, sizeof sql,
-                 "SELECT e.seq, e.time_ms, e.json FROM events e WHERE e.account=$1 AND e.region=$2"
+                 "SELECT e.seq, e.time_ms, e.json, e.summary FROM events e WHERE e.account=$1 AND e.region=$2"
                  "%s AND e.time_ms BETWEEN $3::bigint AND $4::bigint%s"
                  " ORDER BY e.time_ms DESC, e.seq DESC LIMIT $%d::bigint",
                  attr, cursor, n);
@@ -908,7 +912,8 @@ static int pg_event_lookup(void *bt, const store_lookup *q, store_event_cb cb, v
         return STORE_ERR;
     int rows = PQntuples(r);
     for (int i = 0; i < rows; i++)
-        if (cb(ud, val_i64(r, i, 0), val_i64(r, i, 1), PQgetvalue(r, i, 2)))
+        if (cb(ud, val_i64(r, i, 0), val_i64(r, i, 1), PQgetvalue(r, i, 2),
+               PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3)))
             break;
     PQclear(r);
     return STORE_OK;

@@ -27,6 +27,7 @@ import os
 import sqlite3
 import subprocess
 import threading
+import zlib
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -120,7 +121,17 @@ def _stored_records(data_dir, store_url):
         return []
     db = sqlite3.connect(path, timeout=30)   # read-write: a killed server's WAL is recovered
     try:
-        return [r[0] for r in db.execute("SELECT json FROM events")]
+        # schema 2 stores a record and its LookupEvents summary compressed
+        # together: 4 bytes record length, 4 bytes summary length, zlib of both
+        out = []
+        for (v,) in db.execute("SELECT json FROM events"):
+            if isinstance(v, bytes):
+                n = int.from_bytes(v[:4], "little")
+                both = zlib.decompress(v[8:])
+                out += [both[:n].decode()] + ([both[n:].decode()] if len(both) > n else [])
+            else:
+                out.append(v)
+        return out
     except sqlite3.Error:
         return []
     finally:

@@ -49,6 +49,8 @@ def test_bulkload_pg_fills_partitions_and_lookup_serves_it(tmp_path):
     # partition of events has its primary key and the 8 lookup indexes
     assert psql(url, "SELECT count(*) FROM events WHERE seq <= 3000") == "3000"
     assert psql(url, "SELECT count(*) FROM events_pdefault") == "0"
+    # each copy has its LookupEvents summary (schema 2), with its own EventId (checked below)
+    assert psql(url, "SELECT count(*) FROM events WHERE seq <= 3000 AND summary IS NULL") == "0"
     assert psql(url, "SELECT count(*) FROM event_resources_pdefault") == "0"
     parts = psql(url, "SELECT relid::text FROM pg_partition_tree('events') WHERE isleaf").split()
     assert len([p for p in parts if p != "events_pdefault"]) >= 4   # 90 days touch 4 months at least

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <time.h>
 
 #include "store/lease_set.h"
@@ -212,7 +213,7 @@ typedef struct page {
     int64_t last_time, last_seq;
 } page;
 
-static int page_cb(void *ud, int64_t seq, int64_t time_ms, const char *json)
+static int page_cb(void *ud, int64_t seq, int64_t time_ms, const char *json, const char *summary)
 {
     page *p = ud;
     assert_true(p->n == 0 || time_ms < p->last_time || (time_ms == p->last_time && seq < p->last_seq));
@@ -447,6 +448,270 @@ static void test_event_next_seq(void **st)
         assert_true(got[0] > 0);
         assert_true(got[0] == got[1]);
     }
+    store_close(s);
+}
+
+/* A record that does not compress (pseudo-random non-ASCII text: 9 bits
+ * a byte in fixed Huffman codes, more than compressBound allows) and a
+ * large one are stored and read back byte for byte, by lookup and scan. */
+static char *big_rec;
+
+static gt_err big_append_job(store_txn *t, void *ud)
+{
+    (void)ud;
+    store_event ev = {
+        .account = "111111111111", .region = "us-east-1", .time_ms = 5000000, .event_id = "big",
+        .event_name = "Big", .event_source = "x.amazonaws.com", .read_only = true, .json = big_rec,
+    };
+    return store_event_append(t, &ev, NULL) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+static int big_cb(void *ud, int64_t seq, int64_t time_ms, const char *json, const char *summary)
+{
+    (void)seq; (void)time_ms; (void)summary;
+    if (strlen(json) != strlen(big_rec))
+        return 0;   /* the other one */
+    (*(int *)ud)++;
+    assert_string_equal(json, big_rec);
+    return 0;
+}
+
+static int big_scan_cb(void *ud, int64_t seq, const char *account, const char *region, int64_t time_ms,
+                       const char *json)
+{
+    (void)seq; (void)account; (void)region; (void)time_ms;
+    if (strlen(json) != strlen(big_rec))
+        return 0;
+    (*(int *)ud)++;
+    assert_string_equal(json, big_rec);
+    return 0;
+}
+
+static gt_err big_read_job(store_txn *t, void *ud)
+{
+    store_lookup q = {.account = "111111111111", .region = "us-east-1", .attr = STORE_ATTR_EVENT_NAME,
+                      .value = "Big", .start_ms = 0, .end_ms = 9999999, .limit = 5};
+    int *n = ud;
+    if (store_event_lookup(t, &q, big_cb, &n[0]) != STORE_OK)
+        return GT_E_INTERNAL;
+    return store_event_scan(t, 0, 0, big_scan_cb, &n[1]) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+static void test_event_records_roundtrip(void **st)
+{
+    (void)st;
+    store *s = open_s();
+    assert_non_null(s);
+    size_t sizes[] = {9000, 300000};
+    unsigned x = 12345;
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        big_rec = malloc(n + 1);
+        assert_non_null(big_rec);
+        size_t i = 0;
+        memcpy(big_rec, "{\"eventID\":\"", 12);
+        i = 12;
+        while (i + 4 < n) {
+            x = x * 1103515245u + 12345u;
+            big_rec[i++] = (char)(0xC2 + (x >> 16) % 30);      /* a 2-byte UTF-8 character */
+            big_rec[i++] = (char)(0x80 + (x >> 8) % 64);
+        }
+        memcpy(big_rec + i, "\"}", 3);
+        assert_int_equal(store_run(s, big_append_job, NULL), GT_OK);
+        int got[2] = {0, 0};
+        assert_int_equal(store_read(s, big_read_job, got), GT_OK);
+        assert_int_equal(got[0], 1);
+        assert_int_equal(got[1], 1);
+        free(big_rec);
+        big_rec = NULL;
+    }
+    store_close(s);
+}
+
+/* ---- schema migration: a store written by schema 1 opens and works ----
+ *
+ * SQLite: the data dir is built here from schema 1's SQL (a copy, as the
+ * binary of that time made it: records as TEXT, no summary column), with
+ * a delivery cursor document. PostgreSQL: a fresh store is taken back to
+ * schema 1 (the column dropped, the version set). Then store_open
+ * migrates it; the old events are found by every lookup path with their
+ * record and no summary, the scan from the cursor still returns what
+ * follows it, and new events carry their summary. */
+static const char v1_sql[] =
+    "CREATE TABLE docs (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, region TEXT NOT NULL,"
+    " kind TEXT NOT NULL, id TEXT NOT NULL, parent TEXT, body TEXT NOT NULL, UNIQUE (account, region, kind, id));"
+    "CREATE INDEX docs_parent ON docs (account, region, kind, parent, seq);"
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL, region TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL, event_id TEXT NOT NULL, event_name TEXT NOT NULL, event_source TEXT NOT NULL,"
+    " username TEXT, access_key_id TEXT, read_only INTEGER NOT NULL, json TEXT NOT NULL);"
+    "CREATE INDEX ev_time ON events (account, region, time_ms, seq);"
+    "CREATE INDEX ev_id ON events (account, region, event_id, time_ms, seq);"
+    "CREATE INDEX ev_name ON events (account, region, event_name, time_ms, seq);"
+    "CREATE INDEX ev_user ON events (account, region, username, time_ms, seq);"
+    "CREATE INDEX ev_source ON events (account, region, event_source, time_ms, seq);"
+    "CREATE INDEX ev_key ON events (account, region, access_key_id, time_ms, seq);"
+    "CREATE INDEX ev_ro ON events (account, region, read_only, time_ms, seq);"
+    "CREATE TABLE event_resources (seq INTEGER NOT NULL, account TEXT NOT NULL, region TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL, rtype TEXT NOT NULL, rname TEXT NOT NULL);"
+    "CREATE INDEX evr_type ON event_resources (account, region, rtype, time_ms, seq);"
+    "CREATE INDEX evr_name ON event_resources (account, region, rname, time_ms, seq);"
+    "CREATE INDEX evr_seq ON event_resources (seq);"
+    "PRAGMA user_version=1;";
+
+typedef struct mig_page {
+    int n, with_summary;
+    char ids[8][16];
+} mig_page;
+
+static int mig_cb(void *ud, int64_t seq, int64_t time_ms, const char *json, const char *summary)
+{
+    (void)seq; (void)time_ms;
+    mig_page *p = ud;
+    const char *at = strstr(json, "\"eventID\":\"");
+    assert_non_null(at);
+    if (p->n < 8)
+        snprintf(p->ids[p->n], sizeof p->ids[0], "%.3s", at + 11);
+    if (summary) {
+        assert_non_null(strstr(summary, "\"EventId\""));
+        p->with_summary++;
+    }
+    p->n++;
+    return 0;
+}
+
+typedef struct mig_ctx {
+    store_lookup q;
+    mig_page p;
+} mig_ctx;
+
+static gt_err mig_lookup_job(store_txn *t, void *ud)
+{
+    mig_ctx *m = ud;
+    return store_event_lookup(t, &m->q, mig_cb, &m->p) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+static mig_page mig_lookup(store *s, store_attr attr, const char *value)
+{
+    mig_ctx m = {.q = {.account = "111111111111", .region = "us-east-1", .attr = attr, .value = value,
+                       .start_ms = 0, .end_ms = 9999999, .limit = 8}};
+    assert_int_equal(store_read(s, mig_lookup_job, &m), GT_OK);
+    return m.p;
+}
+
+/* ud: the summary to give (NULL: none), events e10.. with time 2000000 */
+static int mig_next;
+
+static gt_err mig_append_job(store_txn *t, void *ud)
+{
+    int next = 10 + mig_next++;
+    char id[16], json[64];
+    snprintf(id, sizeof id, "e%02d", next++);
+    snprintf(json, sizeof json, "{\"eventID\":\"%s\"}", id);
+    const char *types[] = {"AWS::Greengrass::Group"};
+    const char *names[] = {"arn:new"};
+    store_event ev = {
+        .account = "111111111111", .region = "us-east-1", .time_ms = 2000000, .event_id = id,
+        .event_name = "GetGroup", .event_source = "greengrass.amazonaws.com", .username = "admin",
+        .access_key_id = "AKIA", .read_only = true, .n_res = 1, .res_types = types, .res_names = names,
+        .json = json, .summary = ud,
+    };
+    return store_event_append(t, &ev, NULL) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+typedef struct mig_scan {
+    int n;
+    char first[16];
+} mig_scan;
+
+static int mig_scan_cb(void *ud, int64_t seq, const char *account, const char *region, int64_t time_ms,
+                       const char *json)
+{
+    (void)seq; (void)account; (void)region; (void)time_ms;
+    mig_scan *m = ud;
+    const char *at = strstr(json, "\"eventID\":\"");
+    assert_non_null(at);
+    if (m->n++ == 0)
+        snprintf(m->first, sizeof m->first, "%.3s", at + 11);
+    return 0;
+}
+
+static gt_err mig_scan_job(store_txn *t, void *ud)
+{
+    /* the cursor document says: delivered up to seq 2 */
+    char *body = NULL;
+    store_key k = {"111111111111", "us-east-1", "ct_trail_state", "t1"};
+    if (store_doc_get(t, &k, &body) != STORE_OK)
+        return GT_E_INTERNAL;
+    int64_t after = strstr(body, "\"cursor\":2") ? 2 : -1;
+    free(body);
+    return after == 2 && store_event_scan(t, after, 0, mig_scan_cb, ud) == STORE_OK ? GT_OK : GT_E_INTERNAL;
+}
+
+static void test_migrate_from_v1(void **st)
+{
+    (void)st;
+    mig_next = 0;
+    if (!pg_base) {
+        char path[300];
+        snprintf(path, sizeof path, "%s/greentrail.db", dir);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, v1_sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+            "INSERT INTO docs (account, region, kind, id, body) VALUES"
+            " ('111111111111', 'us-east-1', 'ct_trail_state', 't1', '{\"cursor\":2}');"
+            "INSERT INTO events (account, region, time_ms, event_id, event_name, event_source, username,"
+            " access_key_id, read_only, json) VALUES"
+            " ('111111111111', 'us-east-1', 1000000, 'e01', 'CreateGroup', 'greengrass.amazonaws.com', 'admin', 'AKIA', 0, '{\"eventID\":\"e01\"}'),"
+            " ('111111111111', 'us-east-1', 1001000, 'e02', 'GetGroup', 'greengrass.amazonaws.com', 'admin', 'AKIA', 1, '{\"eventID\":\"e02\"}'),"
+            " ('111111111111', 'us-east-1', 1002000, 'e03', 'GetGroup', 'greengrass.amazonaws.com', 'admin', 'AKIA', 1, '{\"eventID\":\"e03\"}');"
+            "INSERT INTO event_resources VALUES (3, '111111111111', 'us-east-1', 1002000, 'AWS::Greengrass::Group', 'arn:old');",
+            NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+    } else {
+        store *s0 = open_s();
+        assert_non_null(s0);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(store_run(s0, mig_append_job, NULL), GT_OK);
+        store_close(s0);
+        assert_non_null(pg_admin(dbname, "ALTER TABLE events DROP COLUMN summary"));
+        assert_non_null(pg_admin(dbname, "UPDATE schema_version SET version = 1"));
+        /* as the schema 1 rows above: e01..e03 at 1000000, 1001000, 1002000 */
+        assert_non_null(pg_admin(dbname, "UPDATE events SET event_id = 'e0' || (right(event_id, 1)::int + 1)"));
+        assert_non_null(pg_admin(dbname, "UPDATE events SET json = '{\"eventID\":\"' || event_id || '\"}',"
+                                         " time_ms = 1000000 + (right(event_id, 1)::int - 1) * 1000"));
+        assert_non_null(pg_admin(dbname, "UPDATE event_resources r SET time_ms = e.time_ms FROM events e"
+                                         " WHERE e.seq = r.seq"));
+    }
+    store *s = open_s();
+    assert_non_null(s);
+    mig_page p = mig_lookup(s, STORE_ATTR_NONE, NULL);
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.with_summary, 0);
+    assert_string_equal(p.ids[0], "e03");
+    assert_string_equal(p.ids[2], "e01");
+    assert_int_equal(mig_lookup(s, STORE_ATTR_EVENT_ID, "e02").n, 1);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_READ_ONLY, "true").n, pg_base ? 3 : 2);
+    if (!pg_base) {
+        assert_int_equal(mig_lookup(s, STORE_ATTR_RESOURCE_NAME, "arn:old").n, 1);
+        /* the delivery cursor and the feed after it */
+        mig_scan sc = {0};
+        assert_int_equal(store_read(s, mig_scan_job, &sc), GT_OK);
+        assert_int_equal(sc.n, 1);
+        assert_string_equal(sc.first, "e03");
+    }
+    /* new events: stored compressed (SQLite) with their summary */
+    assert_int_equal(store_run(s, mig_append_job, "{\"EventId\":\"x\"}"), GT_OK);
+    p = mig_lookup(s, STORE_ATTR_NONE, NULL);
+    assert_int_equal(p.n, 4);
+    assert_int_equal(p.with_summary, 1);
+    assert_string_equal(p.ids[0][0] == 'e' ? "ok" : p.ids[0], "ok");
+    assert_int_equal(mig_lookup(s, STORE_ATTR_RESOURCE_NAME, "arn:new").n, pg_base ? 4 : 1);
+    store_close(s);
+    /* reopening is idempotent and keeps both kinds of rows readable */
+    s = open_s();
+    assert_non_null(s);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_EVENT_NAME, "GetGroup").n, pg_base ? 4 : 3);
     store_close(s);
 }
 
@@ -760,6 +1025,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_next_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_records_roundtrip, setup, teardown),
         cmocka_unit_test(test_bad_dir),
     };
     const struct CMUnitTest pg_tests[] = {
@@ -769,6 +1036,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_next_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_records_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_watermark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_feed_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_partitions, setup, teardown),

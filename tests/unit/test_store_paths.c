@@ -144,7 +144,7 @@ typedef struct seen {
     int n;
 } seen;
 
-static int collect(void *ud, int64_t seq, int64_t time_ms, const char *json)
+static int collect(void *ud, int64_t seq, int64_t time_ms, const char *json, const char *summary)
 {
     seen *s = ud;
     if (s->n < 32)
