@@ -284,6 +284,7 @@ static int cmd_serve(int argc, char **argv)
     if (!hs) {
         fprintf(stderr, "greentrail: %s\n", err);
         console_free(con);
+        ct_digest_shutdown();   /* its key thread uses the store */
         sns_worker_stop(sns);
         store_close(st);
         return 1;

@@ -80,6 +80,8 @@ struct sns_worker {
     _Atomic bool key_ready;   /* set once, after they are */
     pthread_t th, key_th;
     bool key_th_started;
+    _Atomic bool key_th_done;   /* key_main returned: the worker may retry a failed key */
+    bool key_warned;            /* the failure was logged (under key_mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
@@ -218,10 +220,13 @@ static bool ensure_key(sns_worker *w)
     pthread_mutex_lock(&w->key_mu);
     if (!atomic_load(&w->key_ready)) {
         char err[2600];
+        EVP_PKEY_free(w->key);   /* left by an earlier failed attempt; unused until key_ready */
+        w->key = NULL;
         if (load_key_cert(w, err, sizeof err))
             atomic_store(&w->key_ready, true);
-        else
+        else if (!w->key_warned)   /* retried at every delivery pass; logged once */
             fprintf(stderr, "greentrail: SNS messages are not delivered: %s\n", err);
+        w->key_warned = w->key_warned || !atomic_load(&w->key_ready);
     }
     pthread_mutex_unlock(&w->key_mu);
     return atomic_load(&w->key_ready);
@@ -520,6 +525,7 @@ static void *key_main(void *arg)
     pthread_mutex_unlock(&w->mu);
     if (!stop)
         ensure_key(w);
+    atomic_store(&w->key_th_done, true);
     return NULL;
 }
 
@@ -530,7 +536,9 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         pthread_mutex_unlock(&w->mu);
-        if (h && (atomic_load(&w->key_ready) || (!w->key_th_started && ensure_key(w))))
+        /* the key thread first; after it, a failed key is retried here */
+        if (h && (atomic_load(&w->key_ready) ||
+                  ((!w->key_th_started || atomic_load(&w->key_th_done)) && ensure_key(w))))
             run_pass(w, h);
         pthread_mutex_lock(&w->mu);
         if (w->stop)

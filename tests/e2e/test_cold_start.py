@@ -96,3 +96,16 @@ def test_one_digest_key_per_store_with_several_nodes(make_server, tmp_path):
     # each node's file cache holds only that key
     wait_for(lambda: len(key_files(da)) == 1 and len(key_files(db)) == 1, "the key files")
     assert key_files(da) == key_files(db)
+
+
+def test_sns_key_failure_is_retried(make_server, tmp_path):
+    """A key that cannot be made at start (here: DATA_DIR/sns is a file) is
+    logged once and made by the delivery thread once the cause is gone."""
+    d = tmp_path / "cold-retry"
+    d.mkdir()
+    (d / "sns").write_text("not a directory")
+    s = make_server(data_dir=d)
+    wait_for(lambda: "SNS messages are not delivered" in s.output(), "the log line")
+    (d / "sns").unlink()
+    wait_for(lambda: (d / "sns" / "signing-key.pem").exists(), "the SNS signing key")
+    assert s.output().count("SNS messages are not delivered") == 1
