@@ -102,6 +102,7 @@ static pthread_t ct_kg_th;
 static bool ct_kg_running, ct_kg_done, ct_kg_stop;
 static char ct_home[32];
 static EVP_PKEY *ct_pregen;   /* a key generated outside ct_mu, for ct_make_key */
+static _Thread_local bool ct_on_writer;   /* this thread syncs through store_run (the key thread) */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -459,7 +460,13 @@ static void ct_sync(void)
 {
     if (!ct_st)
         return;
-    store_read(ct_st, ct_merge_job, NULL);
+    /* the key thread reads through the writer: a reader may be held by a
+     * ListPublicKeys call that waits for this very thread (a deadlock
+     * seen on PostgreSQL) */
+    if (ct_on_writer)
+        store_run(ct_st, ct_merge_job, NULL);
+    else
+        store_read(ct_st, ct_merge_job, NULL);
     for (int i = 0; i < ct_nkeys; i++)
         if (!ct_keys[i].in_store && ct_put(&ct_keys[i]))
             ct_keys[i].in_store = true;
@@ -604,6 +611,7 @@ static void *ct_keygen_main(void *arg)
     /* lowest priority: on a small machine the first requests come first
      * (Linux: the nice value of this thread only) */
     setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+    ct_on_writer = true;
     ct_test_hold();
     pthread_mutex_lock(&ct_mu);
     bool need = !ct_kg_stop && ct_ready && !ct_current(ct_home, gt_now_ms() / 1000, true, false);
