@@ -270,11 +270,12 @@ static int cmd_serve(int argc, char **argv)
         .max_connections_per_ip = (unsigned)cfg.max_connections_per_ip,
         .idle_timeout_s = (unsigned)cfg.idle_timeout,
     };
-    /* SNS first (its signing certificate must be served from the first request on) */
+    /* SNS first (its certificate URL must work from the first request on;
+     * its key is loaded or made by its thread, or by that first request) */
     gt_sched_clock_init(cfg.data_dir);   /* retry back-offs; tests may advance it (util/testclock.c) */
     sns_worker *sns = cfg.listen_port > 0 ? start_sns(&cfg, st, cfg.listen_port) : NULL;
-    /* signing keys before serving: attaching may make the home region's
-     * key (once per store), which must not delay the workers started below */
+    /* signing keys before serving: attaching starts a thread that finds or
+     * makes the home region's key (once per store) while we listen */
     char kerr[1024] = "";
     bool keys_ok = ct_digest_init(cfg.data_dir, kerr, sizeof kerr);
     if (keys_ok)
@@ -283,6 +284,7 @@ static int cmd_serve(int argc, char **argv)
     if (!hs) {
         fprintf(stderr, "greentrail: %s\n", err);
         console_free(con);
+        ct_digest_shutdown();   /* its key thread uses the store */
         sns_worker_stop(sns);
         store_close(st);
         return 1;

@@ -25,8 +25,17 @@
  * files stay as a private cache (named <start>-<fingerprint>.pem then), and
  * keys found only in files (made before the store held keys) are copied into
  * the store on the first sync. A node that finds no current key for a region
- * makes one and inserts it; two nodes doing so at once make two keys, both in
- * the store and both listed, so either signature validates.
+ * makes one and inserts it in a transaction that first checks the store has
+ * none (on PostgreSQL also under the "ct-signkey" lease): one key per region
+ * and period per store, however many nodes start at once; a node that lost
+ * the race drops its own and uses the stored one.
+ *
+ * Cold start: the home region's key (an RSA-2048 generation, 0.2-1.5 s) is
+ * found or made by a background thread started by ct_digest_attach_store,
+ * so the server listens and answers at once; whoever needs a key first
+ * waits for it: signing takes ct_mu (and makes the key itself if the thread
+ * has not yet), ListPublicKeys waits for the thread (bounded). Tests hold
+ * the thread back with DATA_DIR/test-keygen-hold (GREENTRAIL_TEST_FAULTS=1).
  *
  * Thread safety: one mutex guards the key cache; signing runs under it
  * (a signature takes about a millisecond). Syncing with the store runs
@@ -34,7 +43,8 @@
  * a read-path call: it merges the store's keys through its own read
  * transaction and never makes a key (it may run inside a write job, where
  * waiting on another write job would deadlock): the home region's key is
- * made at start (ct_digest_attach_store), other regions' by the worker.
+ * made by the start thread (ct_digest_attach_store), other regions' by the
+ * worker.
  */
 #include "cloudtrail/ct_digest.h"
 
@@ -51,7 +61,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -61,6 +73,8 @@
 
 #define CT_MAX_KEYS 256
 #define CT_KIND_SIGNKEY "ct_signkey"   /* private: never served by any API */
+#define CT_KEY_LEASE "ct-signkey"      /* shared stores: one node makes a key at a time */
+#define CT_KEY_LEASE_MS 60000
 
 typedef struct ct_key {
     char region[32];
@@ -79,6 +93,16 @@ static ct_key ct_keys[CT_MAX_KEYS];
 static int ct_nkeys;
 static bool ct_scanned;
 static store *ct_st;   /* NULL: keys are files only (one node) */
+static bool ct_shared; /* ct_st is shared by nodes (not SQLite): new keys under a lease */
+static char ct_data[2048];  /* DATA_DIR */
+/* The background key generation (ct_digest_attach_store): ct_cv is
+ * broadcast when it is done; ListPublicKeys waits for it. */
+static pthread_cond_t ct_cv = PTHREAD_COND_INITIALIZER;
+static pthread_t ct_kg_th;
+static bool ct_kg_running, ct_kg_done, ct_kg_stop;
+static char ct_home[32];
+static EVP_PKEY *ct_pregen;   /* a key generated outside ct_mu, for ct_make_key */
+static _Thread_local bool ct_on_writer;   /* this thread syncs through store_run (the key thread) */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -325,11 +349,41 @@ static char *ct_pem_of(EVP_PKEY *pkey)
 typedef struct ct_put_ctx {
     const char *region, *fp, *pem;
     int64_t start_s;
+    bool check;    /* a new key: not when the store already has a current one */
+    bool exists;   /* out: it had one, nothing was written */
 } ct_put_ctx;
 
+/* Does a stored key's id ("<region>/<start>-<fp>") name a key of
+ * p->region that is current at p->start_s? */
+static int ct_exists_cb(void *ud, int64_t seq, const char *id, const char *body)
+{
+    (void)seq;
+    (void)body;
+    ct_put_ctx *p = ud;
+    size_t rl = strlen(p->region);
+    const char *dash = strrchr(id, '-');
+    int64_t start = 0;
+    if (strncmp(id, p->region, rl) == 0 && id[rl] == '/' && dash && dash > id + rl + 1 &&
+        gt_parse_i64(id + rl + 1, (size_t)(dash - (id + rl + 1)), &start) && start <= p->start_s &&
+        p->start_s < start + CT_DIGEST_KEY_DAYS * 86400LL)
+        p->exists = true;
+    return p->exists ? 1 : 0;
+}
+
+/* Put one key document. With p->check, the check and the insert are one
+ * write transaction (SQLite: one writer even across processes; PostgreSQL:
+ * the caller also holds the "ct-signkey" lease), so a store gets exactly
+ * one key per region and period however many nodes start at once. */
 static gt_err ct_put_job(store_txn *t, void *ud)
 {
     ct_put_ctx *p = ud;
+    if (p->check) {
+        p->exists = false;
+        if (store_doc_list(t, "", "", CT_KIND_SIGNKEY, NULL, 0, false, 0, ct_exists_cb, p) != STORE_OK)
+            return GT_E_UNAVAILABLE;
+        if (p->exists)
+            return GT_OK;
+    }
     char id[128];
     snprintf(id, sizeof id, "%s/%lld-%s", p->region, (long long)p->start_s, p->fp);
     json_t *doc = json_pack("{s:s, s:I, s:s}", "region", p->region, "start", (json_int_t)p->start_s, "pem", p->pem);
@@ -348,7 +402,7 @@ static bool ct_put(const ct_key *k)
     char *pem = ct_pem_of(k->pkey);
     if (!pem)
         return false;
-    ct_put_ctx p = {k->region, k->fp, pem, k->start_s};
+    ct_put_ctx p = {k->region, k->fp, pem, k->start_s, false, false};
     bool ok = store_run(ct_st, ct_put_job, &p) == GT_OK;
     OPENSSL_cleanse(pem, strlen(pem));
     free(pem);
@@ -406,51 +460,106 @@ static void ct_sync(void)
 {
     if (!ct_st)
         return;
-    store_read(ct_st, ct_merge_job, NULL);
+    /* the key thread reads through the writer: a reader may be held by a
+     * ListPublicKeys call that waits for this very thread (a deadlock
+     * seen on PostgreSQL) */
+    if (ct_on_writer)
+        store_run(ct_st, ct_merge_job, NULL);
+    else
+        store_read(ct_st, ct_merge_job, NULL);
     for (int i = 0; i < ct_nkeys; i++)
         if (!ct_keys[i].in_store && ct_put(&ct_keys[i]))
             ct_keys[i].in_store = true;
 }
 
-/* Make and store a new key for region starting at now (caller holds ct_mu). */
+/* The region's newest key in the store that signs at now_s, or NULL
+ * (caller holds ct_mu). */
+static ct_key *ct_best(const char *region, int64_t now_s)
+{
+    ct_key *best = NULL;
+    for (int i = 0; i < ct_nkeys; i++)
+        if (strcmp(ct_keys[i].region, region) == 0 && ct_keys[i].start_s <= now_s && ct_keys[i].in_store &&
+            (!best || ct_keys[i].start_s > best->start_s ||
+             (ct_keys[i].start_s == best->start_s && strcmp(ct_keys[i].fp, best->fp) > 0)))
+            best = &ct_keys[i];
+    return best && now_s < best->start_s + CT_DIGEST_KEY_DAYS * 86400LL ? best : NULL;
+}
+
+/* Forget the cache's last entry (a key that did not make it to the store). */
+static void ct_drop_last(void)
+{
+    ct_key *k = &ct_keys[--ct_nkeys];
+    EVP_PKEY_free(k->pkey);
+    OPENSSL_free(k->der);
+    memset(k, 0, sizeof *k);
+}
+
+/* Make and store a new key for region starting at now (caller holds ct_mu).
+ * With a shared store, under the "ct-signkey" lease, and only when no node
+ * made one meanwhile; the check and the insert are one write transaction. */
 static ct_key *ct_make_key(const char *region, int64_t now_s)
 {
     if (ct_nkeys >= CT_MAX_KEYS || !ct_region_ok(region))
         return NULL;
-    EVP_PKEY *pkey = EVP_RSA_gen(2048);
+    bool leased = false;
+    if (ct_st && ct_shared) {
+        for (int i = 0; i < 300 && !leased; i++) {
+            int rc = store_lease_acquire(ct_st, CT_KEY_LEASE, store_node_id(ct_st), CT_KEY_LEASE_MS);
+            if (rc == STORE_OK) {
+                leased = true;
+            } else if (rc != STORE_BUSY) {
+                break;
+            } else {
+                struct timespec ts = {0, 100 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
+        }
+        if (!leased)
+            return NULL;
+        ct_sync();
+        ct_key *have = ct_best(region, now_s);
+        if (have) {
+            store_lease_release(ct_st, CT_KEY_LEASE, store_node_id(ct_st));
+            return have;
+        }
+    }
+    EVP_PKEY *pkey = ct_pregen ? ct_pregen : EVP_RSA_gen(2048);
+    ct_pregen = NULL;
     char *pem = pkey ? ct_pem_of(pkey) : NULL;
     ct_key *k = pem ? ct_add(region, now_s, pkey, ct_st == NULL) : NULL;
     if (!k) {
         EVP_PKEY_free(pkey);
         free(pem);
+        if (leased)
+            store_lease_release(ct_st, CT_KEY_LEASE, store_node_id(ct_st));
         return NULL;
     }
     char fname[128];
     if (ct_st) {
         /* in the store first: a key is used only once every node can list it */
-        ct_put_ctx p = {region, k->fp, pem, now_s};
+        ct_put_ctx p = {region, k->fp, pem, now_s, true, false};
         if (store_run(ct_st, ct_put_job, &p) != GT_OK) {
-            EVP_PKEY_free(k->pkey);
-            OPENSSL_free(k->der);
-            memset(k, 0, sizeof *k);
-            ct_nkeys--;
-            OPENSSL_cleanse(pem, strlen(pem));
-            free(pem);
-            return NULL;
+            ct_drop_last();
+            k = NULL;
+        } else if (p.exists) {   /* another process made it first: use that one */
+            ct_drop_last();
+            ct_sync();
+            k = ct_best(region, now_s);
+        } else {
+            k->in_store = true;
+            snprintf(fname, sizeof fname, "%lld-%s.pem", (long long)now_s, k->fp);
+            ct_write_file(region, fname, pem, strlen(pem));   /* cache only */
+            fprintf(stderr, "cloudtrail: new digest signing key for %s, fingerprint %s\n", region, k->fp);
         }
-        k->in_store = true;
-        snprintf(fname, sizeof fname, "%lld-%s.pem", (long long)now_s, k->fp);
-        ct_write_file(region, fname, pem, strlen(pem));   /* cache only */
     } else {
         snprintf(fname, sizeof fname, "%lld.pem", (long long)now_s);
         if (!ct_write_file(region, fname, pem, strlen(pem))) {
-            EVP_PKEY_free(k->pkey);
-            OPENSSL_free(k->der);
-            memset(k, 0, sizeof *k);
-            ct_nkeys--;
+            ct_drop_last();
             k = NULL;
         }
     }
+    if (leased)
+        store_lease_release(ct_st, CT_KEY_LEASE, store_node_id(ct_st));
     OPENSSL_cleanse(pem, strlen(pem));
     free(pem);
     return k;
@@ -463,23 +572,81 @@ static ct_key *ct_current(const char *region, int64_t now_s, bool sync, bool mak
     ct_scan();
     if (sync)
         ct_sync();
-    ct_key *best = NULL;
-    for (int i = 0; i < ct_nkeys; i++)
-        if (strcmp(ct_keys[i].region, region) == 0 && ct_keys[i].start_s <= now_s && ct_keys[i].in_store &&
-            (!best || ct_keys[i].start_s > best->start_s ||
-             (ct_keys[i].start_s == best->start_s && strcmp(ct_keys[i].fp, best->fp) > 0)))
-            best = &ct_keys[i];
-    if (best && now_s < best->start_s + CT_DIGEST_KEY_DAYS * 86400LL)
+    ct_key *best = ct_best(region, now_s);
+    if (best)
         return best;
     return make ? ct_make_key(region, now_s) : NULL;
+}
+
+/* Tests (GREENTRAIL_TEST_FAULTS=1): while DATA_DIR/test-keygen-hold exists
+ * the background key generation does not start, so a test can show the
+ * server answering before the key exists. */
+static void ct_test_hold(void)
+{
+    const char *f = getenv("GREENTRAIL_TEST_FAULTS");
+    if (!f || strcmp(f, "1") != 0)
+        return;
+    char path[2100];
+    pthread_mutex_lock(&ct_mu);
+    snprintf(path, sizeof path, "%s/test-keygen-hold", ct_data);
+    pthread_mutex_unlock(&ct_mu);
+    for (;;) {
+        pthread_mutex_lock(&ct_mu);
+        bool stop = ct_kg_stop;
+        pthread_mutex_unlock(&ct_mu);
+        struct stat sb;
+        if (stop || stat(path, &sb) != 0)
+            return;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The background thread of ct_digest_attach_store: the home region's
+ * current key, found in the store or made (the RSA generation, ~0.2-1 s,
+ * outside ct_mu so signing for other regions is not held up by it). */
+static void *ct_keygen_main(void *arg)
+{
+    (void)arg;
+    /* lowest priority: on a small machine the first requests come first
+     * (Linux: the nice value of this thread only) */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+    ct_on_writer = true;
+    ct_test_hold();
+    pthread_mutex_lock(&ct_mu);
+    bool need = !ct_kg_stop && ct_ready && !ct_current(ct_home, gt_now_ms() / 1000, true, false);
+    pthread_mutex_unlock(&ct_mu);
+    EVP_PKEY *pre = need ? EVP_RSA_gen(2048) : NULL;
+    pthread_mutex_lock(&ct_mu);
+    if (!ct_kg_stop && ct_ready) {
+        ct_pregen = pre;   /* ct_make_key takes it, if it makes a key */
+        pre = NULL;
+        if (!ct_current(ct_home, gt_now_ms() / 1000, true, true))
+            fprintf(stderr, "cloudtrail: no digest signing key for %s yet (made at the first digest)\n", ct_home);
+        pre = ct_pregen;
+        ct_pregen = NULL;
+    }
+    ct_kg_done = true;
+    pthread_cond_broadcast(&ct_cv);
+    pthread_mutex_unlock(&ct_mu);
+    EVP_PKEY_free(pre);
+    return NULL;
 }
 
 void ct_digest_attach_store(store *st, const char *home_region)
 {
     pthread_mutex_lock(&ct_mu);
     ct_st = st;
-    if (ct_ready && home_region)
-        ct_current(home_region, gt_now_ms() / 1000, true, true);
+    ct_shared = st && strcmp(store_backend_name(st), "sqlite") != 0;
+    bool start = ct_ready && home_region && ct_region_ok(home_region) && !ct_kg_running;
+    if (start) {
+        gt_strlcpy(ct_home, home_region, sizeof ct_home);
+        ct_kg_done = false;
+        ct_kg_stop = false;
+        ct_kg_running = pthread_create(&ct_kg_th, NULL, ct_keygen_main, NULL) == 0;
+        if (!ct_kg_running)   /* no thread: the old way, before serving */
+            ct_current(home_region, gt_now_ms() / 1000, true, true);
+    }
     pthread_mutex_unlock(&ct_mu);
 }
 
@@ -487,6 +654,7 @@ bool ct_digest_init(const char *data_dir, char *err, size_t errcap)
 {
     pthread_mutex_lock(&ct_mu);
     snprintf(ct_dir, sizeof ct_dir, "%s/cloudtrail-keys", data_dir);
+    gt_strlcpy(ct_data, data_dir, sizeof ct_data);
     bool ok = mkdir(ct_dir, 0700) == 0 || errno == EEXIST;
     if (ok)
         chmod(ct_dir, 0700);
@@ -501,6 +669,15 @@ bool ct_digest_init(const char *data_dir, char *err, size_t errcap)
 void ct_digest_shutdown(void)
 {
     pthread_mutex_lock(&ct_mu);
+    bool join = ct_kg_running;
+    ct_kg_stop = true;
+    pthread_mutex_unlock(&ct_mu);
+    if (join)
+        pthread_join(ct_kg_th, NULL);
+    pthread_mutex_lock(&ct_mu);
+    ct_kg_running = false;
+    ct_kg_done = false;
+    ct_shared = false;
     for (int i = 0; i < ct_nkeys; i++) {
         EVP_PKEY_free(ct_keys[i].pkey);
         OPENSSL_free(ct_keys[i].der);
@@ -608,11 +785,28 @@ gt_err ct_digest_list_public_keys(gt_call *c, store_txn *t)
         return gt_call_fail(c, GT_E_CT_INVALID_TIME_RANGE, "Start time must be before end time.");
     json_t *list = json_array();
     pthread_mutex_lock(&ct_mu);
+    /* the home region's key is being made in the background (the first
+     * seconds after an empty start): list it too. Bounded, in case this
+     * runs inside a write job, which the key's store_run would wait for. */
+    if (ct_kg_running && !ct_kg_done) {
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += 20;
+        while (ct_kg_running && !ct_kg_done && pthread_cond_timedwait(&ct_cv, &ct_mu, &dl) == 0)
+            ;
+        /* the key starts after this call's time: "now" is when it answers */
+        int64_t after = gt_now_ms() / 1000;
+        if (!json_object_get(c->input, "EndTime") && end < after)
+            end = after;
+        if (!json_object_get(c->input, "StartTime") && start < after)
+            start = after;
+        now = after;
+    }
     if (ct_ready) {
         if (ct_st && t)
             store_doc_list(t, "", "", CT_KIND_SIGNKEY, NULL, 0, false, 0, ct_merge_cb, NULL);
-        /* with a store, a key is made only by the worker or at start
-         * (ct_digest_attach_store): this call may run inside a write job */
+        /* with a store, a key is made only by the worker or the start
+         * thread (ct_digest_attach_store): this call may run inside a write job */
         ct_current(c->region, now, false, ct_st == NULL);   /* the caller's region always has a current key */
         /* the call's region first, newest first; then every other region */
         for (int pass = 0; pass < 2; pass++) {

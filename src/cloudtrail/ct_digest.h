@@ -23,7 +23,10 @@ void ct_digest_shutdown(void);
  * so every node on a shared store signs with and lists the same keys; the
  * files become a cache. Call before any signing; st outlives the keys
  * (ct_digest_shutdown before store_close). Also makes sure home_region
- * has a current key (ListPublicKeys, on a store, lists but never makes keys). */
+ * has a current key (ListPublicKeys, on a store, lists but never makes keys),
+ * in a background thread: returns at once; ListPublicKeys waits for that
+ * thread, signing makes the key itself if it comes first; exactly one key
+ * per region and period per store. */
 void ct_digest_attach_store(store *st, const char *home_region);
 
 /* The ListPublicKeys handler. */

@@ -15,7 +15,14 @@
  * Signing: an RSA-2048 key and a self-signed certificate are created once
  * in DATA_DIR/sns (kept across restarts, so SigningCertURL stays valid)
  * and the certificate is served at BASE/sns/SimpleNotificationService-<id>.pem
- * (id: the first 16 bytes of the certificate's SHA-256, hex). Signature
+ * (id: the first 16 bytes of the certificate's SHA-256, hex). They are
+ * loaded (or, on an empty data dir, made: an RSA-2048 generation, 0.2-1 s)
+ * by a short-lived thread at the lowest priority (nice 19), not before the
+ * server listens; whoever needs them first (that thread, the delivery
+ * thread, or a GET of the certificate) makes them under key_mu and the
+ * others wait for it (ensure_key). Tests hold the
+ * thread back with DATA_DIR/test-keygen-hold (GREENTRAIL_TEST_FAULTS=1).
+ * Signature
  * version 1 is SHA1withRSA, version 2 SHA256withRSA, over the string to
  * sign of §4.2 -- what the SNS message verifiers of the AWS SDKs check.
  *
@@ -45,8 +52,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/query.h"
 #include "util/gtutil.h"
@@ -67,7 +76,12 @@ struct sns_worker {
     char *cert_pem;
     char cert_id[33];
     char cert_url[700];
-    pthread_t th;
+    pthread_mutex_t key_mu;   /* guards key, cert_pem, cert_id, cert_url until key is set */
+    _Atomic bool key_ready;   /* set once, after they are */
+    pthread_t th, key_th;
+    bool key_th_started;
+    _Atomic bool key_th_done;   /* key_main returned: the worker may retry a failed key */
+    bool key_warned;            /* the failure was logged (under key_mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
@@ -196,6 +210,50 @@ static bool load_key_cert(sns_worker *w, char *err, size_t errcap)
     w->cert_pem = cert_pem;
     snprintf(w->cert_url, sizeof w->cert_url, "%s/sns/SimpleNotificationService-%s.pem", w->base_url, w->cert_id);
     return true;
+}
+
+/* The key and certificate, loaded or made on first use (any thread). */
+static bool ensure_key(sns_worker *w)
+{
+    if (atomic_load(&w->key_ready))
+        return true;
+    pthread_mutex_lock(&w->key_mu);
+    if (!atomic_load(&w->key_ready)) {
+        char err[2600];
+        EVP_PKEY_free(w->key);   /* left by an earlier failed attempt; unused until key_ready */
+        w->key = NULL;
+        if (load_key_cert(w, err, sizeof err))
+            atomic_store(&w->key_ready, true);
+        else if (!w->key_warned)   /* retried at every delivery pass; logged once */
+            fprintf(stderr, "greentrail: SNS messages are not delivered: %s\n", err);
+        w->key_warned = w->key_warned || !atomic_load(&w->key_ready);
+    }
+    pthread_mutex_unlock(&w->key_mu);
+    return atomic_load(&w->key_ready);
+}
+
+/* Tests (GREENTRAIL_TEST_FAULTS=1): the thread waits while
+ * DATA_DIR/test-keygen-hold exists (or until stopped). */
+static void test_hold(sns_worker *w)
+{
+    const char *f = getenv("GREENTRAIL_TEST_FAULTS");
+    if (!f || strcmp(f, "1") != 0)
+        return;
+    char path[2300];
+    snprintf(path, sizeof path, "%s/test-keygen-hold", w->o.data_dir);
+    struct stat sb;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop && stat(path, &sb) == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
 }
 
 /* ---------------------------------------------------------------- envelope */
@@ -456,6 +514,21 @@ static void run_pass(sns_worker *w, CURL *h)
     json_decref(l.arr);
 }
 
+/* The key at start, in the background at the lowest priority. */
+static void *key_main(void *arg)
+{
+    sns_worker *w = arg;
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 19);   /* Linux: this thread only */
+    test_hold(w);
+    pthread_mutex_lock(&w->mu);
+    bool stop = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    if (!stop)
+        ensure_key(w);
+    atomic_store(&w->key_th_done, true);
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     sns_worker *w = arg;
@@ -463,7 +536,9 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         pthread_mutex_unlock(&w->mu);
-        if (h)
+        /* the key thread first; after it, a failed key is retried here */
+        if (h && (atomic_load(&w->key_ready) ||
+                  ((!w->key_th_started || atomic_load(&w->key_th_done)) && ensure_key(w))))
             run_pass(w, h);
         pthread_mutex_lock(&w->mu);
         if (w->stop)
@@ -491,16 +566,23 @@ sns_worker *sns_worker_start(const sns_worker_opts *o, char *err, size_t errcap)
     if (w->o.interval_ms <= 0)
         w->o.interval_ms = 200;
     gt_strlcpy(w->base_url, o->base_url, sizeof w->base_url);
-    if (!load_key_cert(w, err, errcap)) {
-        free(w);
-        return NULL;
-    }
+    pthread_mutex_init(&w->key_mu, NULL);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    w->key_th_started = pthread_create(&w->key_th, NULL, key_main, w) == 0;
     if (pthread_create(&w->th, NULL, worker_main, w) != 0) {
+        if (w->key_th_started) {
+            pthread_mutex_lock(&w->mu);
+            w->stop = true;
+            pthread_mutex_unlock(&w->mu);
+            pthread_join(w->key_th, NULL);
+            EVP_PKEY_free(w->key);
+            free(w->cert_pem);
+        }
         snprintf(err, errcap, "cannot start the SNS delivery thread");
-        EVP_PKEY_free(w->key);
-        free(w->cert_pem);
+        pthread_mutex_destroy(&w->key_mu);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
         free(w);
         return NULL;
     }
@@ -515,12 +597,15 @@ void sns_worker_stop(sns_worker *w)
     atomic_store(&g_worker, NULL);
     pthread_mutex_lock(&w->mu);
     w->stop = true;
-    pthread_cond_signal(&w->cv);
+    pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->th, NULL);
+    if (w->key_th_started)
+        pthread_join(w->key_th, NULL);
     if (w->leased)
         store_lease_release(w->o.st, SNS_LEASE, store_node_id(w->o.st));
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->key_mu);
     pthread_cond_destroy(&w->cv);
     EVP_PKEY_free(w->key);
     free(w->cert_pem);
@@ -563,9 +648,11 @@ void sns_http_handle(const http_req *req, http_resp *out)
         answer(out, 503, "text/plain", strdup("SNS is not running"));
         return;
     }
-    char want[128];
-    snprintf(want, sizeof want, "/sns/SimpleNotificationService-%s.pem", w->cert_id);
-    if (req->path_len == strlen(want) && strncmp(req->path, want, req->path_len) == 0) {
+    static const char cert_pfx[] = "/sns/SimpleNotificationService-";
+    char want[128] = "";
+    if (req->path_len > sizeof cert_pfx - 1 && strncmp(req->path, cert_pfx, sizeof cert_pfx - 1) == 0 && ensure_key(w))
+        snprintf(want, sizeof want, "/sns/SimpleNotificationService-%s.pem", w->cert_id);
+    if (want[0] && req->path_len == strlen(want) && strncmp(req->path, want, req->path_len) == 0) {
         answer(out, 200, "application/x-x509-ca-cert", strdup(w->cert_pem));
         return;
     }

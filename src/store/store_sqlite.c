@@ -31,6 +31,20 @@
  *    LookupEvents summary (record_blob), so a lookup page neither parses
  *    records nor reads twice their size from disk; rows of older schemas
  *    stay TEXT and are read as they are.
+ *  - WAL checkpoints run on a checkpointer thread with its own connection,
+ *    not on the writer: SQLite's automatic checkpoint (wal_autocheckpoint,
+ *    off on the writer's connection) copies ~1000 pages into the database
+ *    file and fsyncs it inside the COMMIT that crossed the threshold, and
+ *    every call waiting for the next batch waited for that too (the tail
+ *    of the create latency, bench/RESULTS.md round 3). The writer's WAL
+ *    hook wakes the checkpointer once the WAL holds STORE_CKPT_PAGES pages;
+ *    it runs a PASSIVE checkpoint (never blocks the writer or readers; the
+ *    writer rewinds the WAL at its next transaction once everything was
+ *    copied). Should readers keep the WAL from being rewound until it holds
+ *    STORE_CKPT_RESTART_PAGES, a RESTART checkpoint (which waits for the
+ *    writer and readers) bounds it. Durability is unchanged: commits are
+ *    durable in the WAL (synchronous=FULL), checkpoints fsync the database
+ *    file before the WAL is reused.
  */
 #include "store/store.h"
 
@@ -102,7 +116,17 @@ struct store {
     /* Test-only: with GREENTRAIL_TEST_FAULTS=1 at open, event appends fail
      * (as on a full disk) while the file DATA_DIR/fault-event-append exists. */
     char fault_path[4096];
+    /* the checkpointer (see the head comment) */
+    sqlite3 *ckdb;
+    pthread_t ckth;
+    bool ck_started, ck_want, ck_stop;
+    int ck_pages;
+    pthread_mutex_t ck_mu;
+    pthread_cond_t ck_cv;
 };
+
+#define STORE_CKPT_PAGES 1000           /* SQLite's default autocheckpoint threshold */
+#define STORE_CKPT_RESTART_PAGES 16000  /* ~64 MB of WAL: RESTART, which waits for readers */
 
 /* ---------------------------------------------------------------- schema */
 
@@ -336,6 +360,84 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* ---------------------------------------------------------------- checkpointer */
+
+/* The writer's WAL hook: after each commit, with the WAL's page count. */
+static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    store *s = ud;
+    if (pages >= STORE_CKPT_PAGES) {
+        pthread_mutex_lock(&s->ck_mu);
+        s->ck_want = true;
+        s->ck_pages = pages;
+        pthread_cond_signal(&s->ck_cv);
+        pthread_mutex_unlock(&s->ck_mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+    store *s = arg;
+    bool warned = false;
+    pthread_mutex_lock(&s->ck_mu);
+    for (;;) {
+        while (!s->ck_want && !s->ck_stop)
+            pthread_cond_wait(&s->ck_cv, &s->ck_mu);
+        if (s->ck_stop)
+            break;
+        int pages = s->ck_pages;
+        s->ck_want = false;
+        pthread_mutex_unlock(&s->ck_mu);
+        int mode = pages >= STORE_CKPT_RESTART_PAGES ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE;
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(s->ckdb, NULL, mode, &log, &done);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && !warned) {
+            fprintf(stderr, "greentrail: store checkpoint failed: %s\n", sqlite3_errmsg(s->ckdb));
+            warned = true;
+        }
+        pthread_mutex_lock(&s->ck_mu);
+    }
+    pthread_mutex_unlock(&s->ck_mu);
+    return NULL;
+}
+
+/* Start the checkpointer; without it (no connection or thread) the writer
+ * keeps SQLite's automatic checkpoints. */
+static void ckpt_start(store *s, const char *path)
+{
+    char err[256];
+    pthread_mutex_init(&s->ck_mu, NULL);
+    pthread_cond_init(&s->ck_cv, NULL);
+    s->ckdb = open_db(path, false, err, sizeof err);
+    if (!s->ckdb)
+        return;
+    if (pthread_create(&s->ckth, NULL, ckpt_main, s) != 0) {
+        sqlite3_close(s->ckdb);
+        s->ckdb = NULL;
+        return;
+    }
+    pthread_setname_np(s->ckth, "gt-checkpoint");
+    s->ck_started = true;
+    sqlite3_wal_hook(s->wdb, ckpt_hook, s);   /* replaces wal_autocheckpoint's hook */
+}
+
+static void ckpt_stop(store *s)
+{
+    if (s->ck_started) {
+        pthread_mutex_lock(&s->ck_mu);
+        s->ck_stop = true;
+        pthread_cond_signal(&s->ck_cv);
+        pthread_mutex_unlock(&s->ck_mu);
+        pthread_join(s->ckth, NULL);
+        sqlite3_close(s->ckdb);
+    }
+    pthread_mutex_destroy(&s->ck_mu);
+    pthread_cond_destroy(&s->ck_cv);
+}
+
 gt_err store_run(store *s, store_job_fn fn, void *ud)
 {
     store_job j = {.fn = fn, .ud = ud, .result = GT_E_UNAVAILABLE};
@@ -441,10 +543,12 @@ store *store_open(const char *data_dir, char *err, size_t errcap)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->rr_mu, NULL);
     pthread_cond_init(&s->work, NULL);
+    ckpt_start(s, path);
     if (pthread_create(&s->writer, NULL, writer_main, s) == 0)
         pthread_setname_np(s->writer, "gt-writer");   /* for profiles and bench/run */
     else {
         snprintf(err, errcap, "cannot start the store writer");
+        ckpt_stop(s);
         for (int k = 0; k < STORE_READERS; k++)
             conn_close(&s->readers[k].conn);
         conn_close(&s->wconn);
@@ -463,6 +567,7 @@ void store_close(store *s)
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->writer, NULL);
+    ckpt_stop(s);
     for (int i = 0; i < STORE_READERS; i++) {
         conn_close(&s->readers[i].conn);
         pthread_mutex_destroy(&s->readers[i].mu);
