@@ -39,7 +39,10 @@
  *
  * Thread safety: one mutex guards the key cache; signing runs under it
  * (a signature takes about a millisecond). Syncing with the store runs
- * under it too: store_read, and store_run for a new key. ListPublicKeys is
+ * under it too: store_read, and store_run for a new key (lock order
+ * ct_mu -> store). ListPublicKeys runs inside a store transaction (order
+ * store -> ct_mu), so it never waits for ct_mu without a bound
+ * (ct_lock_bounded): a collision answers 503, never a deadlock. It is
  * a read-path call: it merges the store's keys through its own read
  * transaction and never makes a key (it may run inside a write job, where
  * waiting on another write job would deadlock): the home region's key is
@@ -95,9 +98,8 @@ static bool ct_scanned;
 static store *ct_st;   /* NULL: keys are files only (one node) */
 static bool ct_shared; /* ct_st is shared by nodes (not SQLite): new keys under a lease */
 static char ct_data[2048];  /* DATA_DIR */
-/* The background key generation (ct_digest_attach_store): ct_cv is
- * broadcast when it is done; ListPublicKeys waits for it. */
-static pthread_cond_t ct_cv = PTHREAD_COND_INITIALIZER;
+/* The background key generation (ct_digest_attach_store): ct_kg_done is
+ * set under ct_mu when it is done; ListPublicKeys polls for it. */
 static pthread_t ct_kg_th;
 static bool ct_kg_running, ct_kg_done, ct_kg_stop;
 static char ct_home[32];
@@ -627,7 +629,6 @@ static void *ct_keygen_main(void *arg)
         ct_pregen = NULL;
     }
     ct_kg_done = true;
-    pthread_cond_broadcast(&ct_cv);
     pthread_mutex_unlock(&ct_mu);
     EVP_PKEY_free(pre);
     return NULL;
@@ -776,6 +777,27 @@ static json_t *ct_key_json(const ct_key *k)
     return o;
 }
 
+/* Take ct_mu, giving up after CT_LOCK_WAIT_MS. ListPublicKeys
+ * runs inside a store transaction (a reader, or the writer on dispatch's
+ * fallback path), while the key threads hold ct_mu across their own store
+ * calls (order ct_mu -> store): waiting for ct_mu without a bound could
+ * close that cycle (this call holds the reader or writer the key thread
+ * needs). Bounded, a collision costs one 503 that the SDKs retry. */
+#define CT_LOCK_WAIT_MS 5000
+
+static bool ct_lock_bounded(void)
+{
+    int64_t deadline_ms = gt_now_ms() + CT_LOCK_WAIT_MS;
+    for (;;) {
+        if (pthread_mutex_trylock(&ct_mu) == 0)
+            return true;
+        if (gt_now_ms() >= deadline_ms)
+            return false;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 gt_err ct_digest_list_public_keys(gt_call *c, store_txn *t)
 {
     int64_t now = c->now_ms / 1000, start = now, end = now;
@@ -783,17 +805,21 @@ gt_err ct_digest_list_public_keys(gt_call *c, store_txn *t)
         return gt_call_fail(c, GT_E_CT_INVALID_TIME_RANGE, "Invalid time value.");
     if (start > end)
         return gt_call_fail(c, GT_E_CT_INVALID_TIME_RANGE, "Start time must be before end time.");
-    json_t *list = json_array();
-    pthread_mutex_lock(&ct_mu);
+    int64_t deadline = gt_now_ms() + 20000;
+    if (!ct_lock_bounded())
+        return gt_call_fail(c, GT_E_UNAVAILABLE, NULL);
     /* the home region's key is being made in the background (the first
-     * seconds after an empty start): list it too. Bounded, in case this
-     * runs inside a write job, which the key's store_run would wait for. */
+     * seconds after an empty start): list it too. Polled with ct_mu
+     * released and every re-take bounded (see ct_lock_bounded); the key
+     * thread's own store calls go through the writer. */
     if (ct_kg_running && !ct_kg_done) {
-        struct timespec dl;
-        clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += 20;
-        while (ct_kg_running && !ct_kg_done && pthread_cond_timedwait(&ct_cv, &ct_mu, &dl) == 0)
-            ;
+        while (ct_kg_running && !ct_kg_done && gt_now_ms() < deadline) {
+            pthread_mutex_unlock(&ct_mu);
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            if (!ct_lock_bounded())
+                return gt_call_fail(c, GT_E_UNAVAILABLE, NULL);
+        }
         /* the key starts after this call's time: "now" is when it answers */
         int64_t after = gt_now_ms() / 1000;
         if (!json_object_get(c->input, "EndTime") && end < after)
@@ -802,6 +828,7 @@ gt_err ct_digest_list_public_keys(gt_call *c, store_txn *t)
             start = after;
         now = after;
     }
+    json_t *list = json_array();
     if (ct_ready) {
         if (ct_st && t)
             store_doc_list(t, "", "", CT_KIND_SIGNKEY, NULL, 0, false, 0, ct_merge_cb, NULL);

@@ -13,6 +13,9 @@
 
 #include <dirent.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +261,88 @@ static void test_keys_in_store(void **state)
     store_close(st);
 }
 
+
+/* The lock cycle between ListPublicKeys (inside a store reader, then the
+ * key lock) and signing (the key lock, then a store reader): with every
+ * reader held by a ListPublicKeys call and a signer holding the key lock
+ * while it waits for a reader, the calls must give up (503) so the signer
+ * gets its reader; before the bound this hung forever. */
+#define HOLDERS 4   /* = the SQLite store's reader connections */
+static atomic_int lc_holding;
+static atomic_bool lc_go;
+static gt_err lc_result[HOLDERS];
+
+static gt_err lc_hold_job(store_txn *t, void *ud)
+{
+    (void)ud;
+    int me = atomic_fetch_add(&lc_holding, 1);
+    while (!atomic_load(&lc_go)) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    lk_ctx l = {NULL};
+    lc_result[me] = list_job(t, &l);
+    json_decref(l.keys);
+    return GT_OK;
+}
+
+static void *lc_holder(void *arg)
+{
+    store_read(arg, lc_hold_job, NULL);
+    return NULL;
+}
+
+static void *lc_signer(void *arg)
+{
+    (void)arg;
+    char sig[513], fp[33];
+    return ct_digest_sign("eu-west-1", "m", sig, fp) ? (void *)1 : NULL;
+}
+
+static void test_list_keys_lock_cycle(void **state)
+{
+    (void)state;
+    char sdir[] = "/tmp/gt-ct-cycle-XXXXXX", d1[] = "/tmp/gt-ct-cyclen-XXXXXX";
+    assert_non_null(mkdtemp(sdir));
+    assert_non_null(mkdtemp(d1));
+    char err[256], sig[513], fp[33];
+    store *st = store_open(sdir, err, sizeof err);
+    assert_non_null(st);
+    assert_true(ct_digest_init(d1, err, sizeof err));
+    ct_digest_attach_store(st, "us-east-1");
+    assert_true(ct_digest_sign("us-east-1", "m", sig, fp));   /* the home key exists */
+    pthread_t h[HOLDERS], sg;
+    for (int i = 0; i < HOLDERS; i++)
+        assert_int_equal(pthread_create(&h[i], NULL, lc_holder, st), 0);
+    while (atomic_load(&lc_holding) < HOLDERS) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    /* every reader is held: the signer takes the key lock and then waits
+     * for a reader (a new region's key: it syncs with the store first) */
+    assert_int_equal(pthread_create(&sg, NULL, lc_signer, NULL), 0);
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    atomic_store(&lc_go, true);
+    for (int i = 0; i < HOLDERS; i++)
+        assert_int_equal(pthread_join(h[i], NULL), 0);
+    void *signed_ok = NULL;
+    assert_int_equal(pthread_join(sg, &signed_ok), 0);
+    assert_non_null(signed_ok);
+    for (int i = 0; i < HOLDERS; i++)
+        assert_true(lc_result[i] == GT_E_UNAVAILABLE || lc_result[i] == GT_OK);
+    assert_int_equal(lc_result[0] == GT_E_UNAVAILABLE || lc_result[1] == GT_E_UNAVAILABLE ||
+                         lc_result[2] == GT_E_UNAVAILABLE || lc_result[3] == GT_E_UNAVAILABLE,
+                     1);
+    /* and afterwards the keys list as usual */
+    lk_ctx l = {NULL};
+    assert_int_equal(store_read(st, list_job, &l), GT_OK);
+    assert_true(listed(l.keys, fp));
+    json_decref(l.keys);
+    ct_digest_shutdown();
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_sign_verify),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_keys_in_store),
+        cmocka_unit_test(test_list_keys_lock_cycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
