@@ -72,6 +72,29 @@ static void list_keys(json_t **out)
     json_decref(c.input);
 }
 
+/* DATA_DIR/cloudtrail-keys/REGION holds exactly one key file, mode 0600. */
+static void assert_one_private_key(const char *data_dir, const char *region)
+{
+    char kdir[512];
+    snprintf(kdir, sizeof kdir, "%s/cloudtrail-keys/%s", data_dir, region);
+    DIR *d = opendir(kdir);
+    assert_non_null(d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", kdir, e->d_name);
+        struct stat sb;
+        assert_int_equal(stat(p, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0600);
+        files++;
+    }
+    closedir(d);
+    assert_int_equal(files, 1);
+}
+
 static void test_sign_verify(void **state)
 {
     (void)state;
@@ -85,25 +108,7 @@ static void test_sign_verify(void **state)
     assert_int_equal(strlen(sig), 512);
     assert_int_equal(strlen(fp), 32);
 
-    /* the key file is private */
-    char kdir[512];
-    snprintf(kdir, sizeof kdir, "%s/cloudtrail-keys/eu-west-1", dir);
-    DIR *d = opendir(kdir);
-    assert_non_null(d);
-    struct dirent *e;
-    int files = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", kdir, e->d_name);
-        struct stat st;
-        assert_int_equal(stat(p, &st), 0);
-        assert_int_equal(st.st_mode & 0777, 0600);
-        files++;
-    }
-    closedir(d);
-    assert_int_equal(files, 1);
+    assert_one_private_key(dir, "eu-west-1");   /* the key file is private */
 
     json_t *keys;
     list_keys(&keys);
@@ -238,25 +243,7 @@ static void test_keys_in_store(void **state)
     json_decref(l.keys);
     assert_true(ct_digest_sign("eu-west-1", "m", sig, fp2));
     assert_string_equal(fp2, fp1);
-    /* the copy in node 2's dir is a private cache file */
-    char kdir[512];
-    snprintf(kdir, sizeof kdir, "%s/cloudtrail-keys/eu-west-1", d2);
-    DIR *d = opendir(kdir);
-    assert_non_null(d);
-    struct dirent *e;
-    int files = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char p[1024];
-        snprintf(p, sizeof p, "%s/%s", kdir, e->d_name);
-        struct stat sb;
-        assert_int_equal(stat(p, &sb), 0);
-        assert_int_equal(sb.st_mode & 0777, 0600);
-        files++;
-    }
-    closedir(d);
-    assert_int_equal(files, 1);
+    assert_one_private_key(d2, "eu-west-1");   /* node 2's copy is a private cache file */
     ct_digest_shutdown();
     store_close(st);
 }
