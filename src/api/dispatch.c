@@ -134,6 +134,8 @@ typedef struct call_job {
     bool recorded;         /* false: the service does not record this call */
     char *text;            /* the record, built by make_record */
     char *summary;         /* its LookupEvents entry (ct_lookup_summary) */
+    void *packed;          /* text + summary in the store's form (read path), or NULL */
+    size_t packed_len;
     char event_id[37];
     int64_t when;
     const char *types[16], *names[16];
@@ -192,6 +194,9 @@ static void free_record(call_job *j)
     j->text = NULL;
     free(j->summary);
     j->summary = NULL;
+    free(j->packed);
+    j->packed = NULL;
+    j->packed_len = 0;
     json_decref(j->rec);
     j->rec = NULL;
 }
@@ -217,6 +222,8 @@ static gt_err append_record(store_txn *t, call_job *j)
         .res_names = j->names,
         .json = j->text,
         .summary = j->summary,
+        .packed = j->packed,
+        .packed_len = j->packed_len,
     };
     return store_event_append(t, &ev, NULL) == STORE_OK ? GT_OK : GT_E_UNAVAILABLE;
 }
@@ -295,6 +302,10 @@ static bool run_read_path(const gt_server_ctx *srv, call_job *j, gt_err *se)
     }
     j->handled = true;
     e = make_record(j);
+    /* pack (compress) the record here, on this HTTP thread, so the writer
+     * only inserts it; on failure the append packs it itself */
+    if (e == GT_OK && j->recorded && store_event_pack(srv->st, j->text, j->summary, &j->packed, &j->packed_len) != STORE_OK)
+        j->packed = NULL;
     if (e == GT_OK && j->recorded)
         e = store_run(srv->st, append_job, j);
     free_record(j);

@@ -61,6 +61,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,7 @@ static char ct_data[2048];  /* DATA_DIR */
  * set under ct_mu when it is done; ListPublicKeys polls for it. */
 static pthread_t ct_kg_th;
 static bool ct_kg_running, ct_kg_done, ct_kg_stop;
+static _Atomic bool ct_kg_cancel;   /* shutdown: the key thread's RSA generation gives up */
 static char ct_home[32];
 static EVP_PKEY *ct_pregen;   /* a key generated outside ct_mu, for ct_make_key */
 static _Thread_local bool ct_on_writer;   /* this thread syncs through store_run (the key thread) */
@@ -610,15 +612,17 @@ static void ct_test_hold(void)
 static void *ct_keygen_main(void *arg)
 {
     (void)arg;
-    /* lowest priority: on a small machine the first requests come first
-     * (Linux: the nice value of this thread only) */
-    setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+    /* low priority: on a small machine the first requests come first
+     * (Linux: the nice value of this thread only). Not 19: at 19 a loaded
+     * machine starved it for over 20 s, and a stop waited for it; a stop
+     * now cancels the generation (gt_rsa_gen). */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
     ct_on_writer = true;
     ct_test_hold();
     pthread_mutex_lock(&ct_mu);
     bool need = !ct_kg_stop && ct_ready && !ct_current(ct_home, gt_now_ms() / 1000, true, false);
     pthread_mutex_unlock(&ct_mu);
-    EVP_PKEY *pre = need ? EVP_RSA_gen(2048) : NULL;
+    EVP_PKEY *pre = need ? gt_rsa_gen(2048, &ct_kg_cancel) : NULL;
     pthread_mutex_lock(&ct_mu);
     if (!ct_kg_stop && ct_ready) {
         ct_pregen = pre;   /* ct_make_key takes it, if it makes a key */
@@ -644,6 +648,7 @@ void ct_digest_attach_store(store *st, const char *home_region)
         gt_strlcpy(ct_home, home_region, sizeof ct_home);
         ct_kg_done = false;
         ct_kg_stop = false;
+        atomic_store(&ct_kg_cancel, false);
         ct_kg_running = pthread_create(&ct_kg_th, NULL, ct_keygen_main, NULL) == 0;
         if (!ct_kg_running)   /* no thread: the old way, before serving */
             ct_current(home_region, gt_now_ms() / 1000, true, true);
@@ -672,6 +677,7 @@ void ct_digest_shutdown(void)
     pthread_mutex_lock(&ct_mu);
     bool join = ct_kg_running;
     ct_kg_stop = true;
+    atomic_store(&ct_kg_cancel, true);   /* a stop never waits for a starved RSA generation */
     pthread_mutex_unlock(&ct_mu);
     if (join)
         pthread_join(ct_kg_th, NULL);

@@ -17,8 +17,8 @@
  * and the certificate is served at BASE/sns/SimpleNotificationService-<id>.pem
  * (id: the first 16 bytes of the certificate's SHA-256, hex). They are
  * loaded (or, on an empty data dir, made: an RSA-2048 generation, 0.2-1 s)
- * by a short-lived thread at the lowest priority (nice 19), not before the
- * server listens; whoever needs them first (that thread, the delivery
+ * by a short-lived thread at low priority (nice 10), not before the
+ * server listens; a stop cancels a generation in progress (gt_rsa_gen); whoever needs them first (that thread, the delivery
  * thread, or a GET of the certificate) makes them under key_mu and the
  * others wait for it (ensure_key). Tests hold the
  * thread back with DATA_DIR/test-keygen-hold (GREENTRAIL_TEST_FAULTS=1).
@@ -81,6 +81,7 @@ struct sns_worker {
     pthread_t th, key_th;
     bool key_th_started;
     _Atomic bool key_th_done;   /* key_main returned: the worker may retry a failed key */
+    _Atomic bool key_cancel;    /* stopping: a key generation in progress gives up */
     bool key_warned;            /* the failure was logged (under key_mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -129,10 +130,11 @@ static char *bio_text(BIO *b)
     return out;
 }
 
-/* Create a key and a self-signed certificate (PEM texts). */
-static bool make_key_cert(char **key_pem, char **cert_pem)
+/* Create a key and a self-signed certificate (PEM texts); false when
+ * *cancel became true meanwhile (the server is stopping). */
+static bool make_key_cert(char **key_pem, char **cert_pem, const _Atomic bool *cancel)
 {
-    EVP_PKEY *k = EVP_RSA_gen(2048);
+    EVP_PKEY *k = gt_rsa_gen(2048, cancel);
     X509 *x = X509_new();
     BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
     bool ok = k && x && kb && cb;
@@ -182,7 +184,7 @@ static bool load_key_cert(sns_worker *w, char *err, size_t errcap)
         free(key_pem);
         free(cert_pem);
         key_pem = cert_pem = NULL;
-        if (!make_key_cert(&key_pem, &cert_pem) || !write_file(kp, key_pem) || !write_file(cp, cert_pem)) {
+        if (!make_key_cert(&key_pem, &cert_pem, &w->key_cancel) || !write_file(kp, key_pem) || !write_file(cp, cert_pem)) {
             snprintf(err, errcap, "cannot create the SNS signing key in %s", dir);
             free(key_pem);
             free(cert_pem);
@@ -224,7 +226,7 @@ static bool ensure_key(sns_worker *w)
         w->key = NULL;
         if (load_key_cert(w, err, sizeof err))
             atomic_store(&w->key_ready, true);
-        else if (!w->key_warned)   /* retried at every delivery pass; logged once */
+        else if (!w->key_warned && !atomic_load(&w->key_cancel))   /* retried at every pass; logged once */
             fprintf(stderr, "greentrail: SNS messages are not delivered: %s\n", err);
         w->key_warned = w->key_warned || !atomic_load(&w->key_ready);
     }
@@ -514,11 +516,14 @@ static void run_pass(sns_worker *w, CURL *h)
     json_decref(l.arr);
 }
 
-/* The key at start, in the background at the lowest priority. */
+/* The key at start, in the background at low priority. */
 static void *key_main(void *arg)
 {
     sns_worker *w = arg;
-    setpriority(PRIO_PROCESS, (id_t)gettid(), 19);   /* Linux: this thread only */
+    /* below the request threads, not starved by them: at 19 a loaded
+     * machine left it so little CPU that the key (and a stop, which
+     * waited for it) took over 20 s (Linux: this thread only) */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
     test_hold(w);
     pthread_mutex_lock(&w->mu);
     bool stop = w->stop;
@@ -575,6 +580,7 @@ sns_worker *sns_worker_start(const sns_worker_opts *o, char *err, size_t errcap)
             pthread_mutex_lock(&w->mu);
             w->stop = true;
             pthread_mutex_unlock(&w->mu);
+            atomic_store(&w->key_cancel, true);
             pthread_join(w->key_th, NULL);
             EVP_PKEY_free(w->key);
             free(w->cert_pem);
@@ -599,6 +605,7 @@ void sns_worker_stop(sns_worker *w)
     w->stop = true;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    atomic_store(&w->key_cancel, true);   /* a key being made now is not waited for */
     pthread_join(w->th, NULL);
     if (w->key_th_started)
         pthread_join(w->key_th, NULL);

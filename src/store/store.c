@@ -188,6 +188,15 @@ int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
     return t->ops->event_append(t->bt, ev, seq_out);
 }
 
+int store_event_pack(store *s, const char *json, const char *summary, void **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (!s->ops->event_pack)
+        return STORE_OK;
+    return s->ops->event_pack(json, summary, out, out_len);
+}
+
 int store_event_lookup(store_txn *t, const store_lookup *q, store_event_cb cb, void *ud)
 {
     return t->ops->event_lookup(t->bt, q, cb, ud);

@@ -115,9 +115,22 @@ typedef struct store_event {
      * the records. Events stored without one are summarised from the
      * record when looked up. */
     const char *summary;
+    /* May be NULL: json and summary already in the backend's stored form,
+     * made by store_event_pack before the job (on the caller's thread, so
+     * the writer thread need not); when NULL the append packs them. */
+    const void *packed;
+    size_t packed_len;
 } store_event;
 
 int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out);
+
+/* Pack a record (and its summary, may be NULL) into the form the backend
+ * stores, outside any job, from any thread: *out is a malloc'd buffer for
+ * store_event.packed (the caller frees it after the append), or NULL when
+ * the backend stores the text as it is (then pass nothing). Returns
+ * STORE_OK, or STORE_ERR (out of memory: leave packed NULL, the append
+ * packs it itself). */
+int store_event_pack(store *s, const char *json, const char *summary, void **out, size_t *out_len);
 
 typedef enum store_attr {
     STORE_ATTR_NONE = 0,

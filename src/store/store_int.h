@@ -46,6 +46,9 @@ typedef struct store_ops {
                     const char *parent, int64_t after_seq, bool desc, int limit, store_doc_cb cb,
                     void *ud);
     int (*event_append)(void *bt, const store_event *ev, int64_t *seq_out);
+    /* Optional (NULL: the backend stores the record text, nothing to pack):
+     * store_event_pack, callable from any thread outside a job. */
+    int (*event_pack)(const char *json, const char *summary, void **out, size_t *out_len);
     int (*event_lookup)(void *bt, const store_lookup *q, store_event_cb cb, void *ud);
     int64_t (*event_prune)(void *bt, int64_t cutoff_ms, int max_rows);
     int (*event_scan)(void *bt, int64_t after_seq, int limit, store_scan_cb cb, void *ud);

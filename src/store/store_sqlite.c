@@ -719,20 +719,19 @@ int store_doc_list(store_txn *t, const char *account, const char *region, const 
  * per record: setting up the default state cost more than compressing.
  * Rows written before schema 2 hold the record as TEXT and are read as is.
  * Returns a malloc'd blob and its size, or NULL. */
-static unsigned char *record_blob(store_conn *cn, const char *json, const char *summary, size_t *len_out)
+static unsigned char *blob_with(z_stream *z, bool *z_ok, const char *json, const char *summary, size_t *len_out)
 {
     size_t n = strlen(json), m = summary ? strlen(summary) : 0;
     if (n > 0x7fffffffu || m > 0x7fffffffu - n)
         return NULL;
-    if (!cn->dz_ok) {
-        memset(&cn->dz, 0, sizeof cn->dz);
-        if (deflateInit2(&cn->dz, 1, Z_DEFLATED, 12, 5, Z_FIXED) != Z_OK)
+    if (!*z_ok) {
+        memset(z, 0, sizeof *z);
+        if (deflateInit2(z, 1, Z_DEFLATED, 12, 5, Z_FIXED) != Z_OK)
             return NULL;
-        cn->dz_ok = true;
-    } else if (deflateReset(&cn->dz) != Z_OK) {
+        *z_ok = true;
+    } else if (deflateReset(z) != Z_OK) {
         return NULL;
     }
-    z_stream *z = &cn->dz;
     /* deflateBound knows these parameters (fixed codes: up to 9 bits per
      * byte, more than compressBound allows) */
     uLong zn = deflateBound(z, (uLong)(n + m));
@@ -759,6 +758,54 @@ static unsigned char *record_blob(store_conn *cn, const char *json, const char *
     }
     *len_out = 8 + (size_t)z->total_out;
     return b;
+}
+
+static unsigned char *record_blob(store_conn *cn, const char *json, const char *summary, size_t *len_out)
+{
+    return blob_with(&cn->dz, &cn->dz_ok, json, summary, len_out);
+}
+
+/* store_event_pack: the same blob made on the caller's thread (the read
+ * path's HTTP thread), so the writer thread, the serial part of every call,
+ * only inserts it. Each thread keeps its own deflate state (a pthread key,
+ * ended when the thread exits). */
+typedef struct pack_state {
+    z_stream z;
+    bool ok;
+} pack_state;
+
+static pthread_key_t pack_key;
+static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
+static bool pack_key_ok;
+
+static void pack_state_free(void *p)
+{
+    pack_state *ps = p;
+    if (ps->ok)
+        deflateEnd(&ps->z);
+    free(ps);
+}
+
+static void pack_key_init(void) { pack_key_ok = pthread_key_create(&pack_key, pack_state_free) == 0; }
+
+static int pack_record(const char *json, const char *summary, void **out, size_t *out_len)
+{
+    pthread_once(&pack_once, pack_key_init);
+    if (!pack_key_ok || !json)
+        return STORE_ERR;
+    pack_state *ps = pthread_getspecific(pack_key);
+    if (!ps) {
+        ps = calloc(1, sizeof *ps);
+        if (!ps || pthread_setspecific(pack_key, ps) != 0) {
+            free(ps);
+            return STORE_ERR;
+        }
+    }
+    unsigned char *b = blob_with(&ps->z, &ps->ok, json, summary, out_len);
+    if (!b)
+        return STORE_ERR;
+    *out = b;
+    return STORE_OK;
 }
 
 static size_t le32(const unsigned char *b)
@@ -809,9 +856,9 @@ int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
         return STORE_ERR;
     if (t->fault_path && access(t->fault_path, F_OK) == 0)
         return STORE_ERR;
-    size_t zlen = 0;
-    unsigned char *z = record_blob(t->conn, ev->json, ev->summary, &zlen);
-    if (!z)
+    size_t zlen = ev->packed_len;
+    unsigned char *z = ev->packed ? NULL : record_blob(t->conn, ev->json, ev->summary, &zlen);
+    if (!z && !ev->packed)
         return STORE_ERR;
     sqlite3_stmt *st = prep(t, "INSERT INTO events (account, region, time_ms, event_id, event_name,"
                                " event_source, username, access_key_id, read_only, json)"
@@ -829,7 +876,7 @@ int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
     bind_text(st, 7, ev->username);
     bind_text(st, 8, ev->access_key_id);
     sqlite3_bind_int(st, 9, ev->read_only ? 1 : 0);
-    sqlite3_bind_blob(st, 10, z, (int)zlen, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 10, ev->packed ? ev->packed : z, (int)zlen, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     stmt_put(t->conn, st);
     free(z);

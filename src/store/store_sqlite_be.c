@@ -49,6 +49,7 @@
 #define store_doc_delete_children sqlite_be_doc_delete_children
 #define store_doc_list sqlite_be_doc_list
 #define store_event_append sqlite_be_event_append
+#define store_event_pack sqlite_be_event_pack_unused
 #define store_event_lookup sqlite_be_event_lookup
 #define store_event_prune sqlite_be_event_prune
 #define store_event_scan sqlite_be_event_scan
@@ -169,6 +170,7 @@ const store_ops store_sqlite_ops = {
     .doc_delete_children = sq_doc_delete_children,
     .doc_list = sq_doc_list,
     .event_append = sq_event_append,
+    .event_pack = pack_record,   /* store_sqlite.c: takes no store */
     .event_lookup = sq_event_lookup,
     .event_prune = sq_event_prune,
     .event_scan = sq_event_scan,

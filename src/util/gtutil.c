@@ -9,7 +9,10 @@
  */
 #include "util/gtutil.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -257,4 +260,25 @@ bool gt_unhex(const char *hex, unsigned char *out, size_t n)
         out[i] = (unsigned char)(hi * 16 + lo);
     }
     return true;
+}
+
+/* EVP_PKEY_CTX_set_cb's callback: 0 stops the key generation. */
+static int rsa_gen_cb(EVP_PKEY_CTX *ctx)
+{
+    const _Atomic bool *cancel = EVP_PKEY_CTX_get_app_data(ctx);
+    return cancel && atomic_load(cancel) ? 0 : 1;
+}
+
+EVP_PKEY *gt_rsa_gen(int bits, const _Atomic bool *cancel)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *k = NULL;
+    if (ctx && EVP_PKEY_keygen_init(ctx) > 0 && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) > 0) {
+        EVP_PKEY_CTX_set_app_data(ctx, (void *)(uintptr_t)cancel);
+        EVP_PKEY_CTX_set_cb(ctx, rsa_gen_cb);
+        if (EVP_PKEY_generate(ctx, &k) <= 0)
+            k = NULL;
+    }
+    EVP_PKEY_CTX_free(ctx);
+    return k;
 }

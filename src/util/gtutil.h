@@ -28,6 +28,13 @@ bool gt_parse_i64(const char *s, size_t len, int64_t *out);
 /* n random characters from alphabet (CSPRNG), NUL-terminated; out holds n+1.
  * Returns false if the CSPRNG failed. */
 bool gt_random_chars(char *out, size_t n, const char *alphabet);
+
+/* A new RSA key of `bits` (e = 65537) that a shutdown can cancel: OpenSSL
+ * calls back during the prime search and the generation stops (NULL) soon
+ * after *cancel becomes true. cancel may be NULL. Background key threads
+ * use it so that stopping the server never waits for a key generation
+ * starved of CPU. */
+struct evp_pkey_st *gt_rsa_gen(int bits, const _Atomic bool *cancel);
 /* n random bytes (CSPRNG). */
 bool gt_random_bytes(unsigned char *out, size_t n);
 

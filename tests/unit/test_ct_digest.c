@@ -330,6 +330,43 @@ static void test_list_keys_lock_cycle(void **state)
     store_close(st);
 }
 
+/* gt_rsa_gen (the background key threads' generator): a key when not
+ * cancelled; NULL, soon, when cancelled before or during the generation
+ * (a stop must not wait for a key starved of CPU). */
+static _Atomic bool rg_cancel;
+
+static void *rg_cancel_soon(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    atomic_store(&rg_cancel, true);
+    return NULL;
+}
+
+static void test_rsa_gen_cancel(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = gt_rsa_gen(2048, NULL);
+    assert_non_null(k);
+    assert_int_equal(EVP_PKEY_get_bits(k), 2048);
+    EVP_PKEY_free(k);
+    atomic_store(&rg_cancel, true);
+    assert_null(gt_rsa_gen(2048, &rg_cancel));
+    /* during: 8192 bits take seconds; the cancel comes after 20 ms */
+    atomic_store(&rg_cancel, false);
+    pthread_t th;
+    int64_t t0 = gt_now_ms();
+    assert_int_equal(pthread_create(&th, NULL, rg_cancel_soon, NULL), 0);
+    k = gt_rsa_gen(8192, &rg_cancel);
+    int64_t took = gt_now_ms() - t0;
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (k) {   /* finished before the cancel: only on a very fast machine */
+        assert_true(took < 100);
+        EVP_PKEY_free(k);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_keys_in_store),
         cmocka_unit_test(test_list_keys_lock_cycle),
+        cmocka_unit_test(test_rsa_gen_cancel),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
