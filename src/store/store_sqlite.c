@@ -28,7 +28,7 @@
  *  - Each waiting job has its own condition variable, so a commit wakes
  *    exactly the jobs of its batch, not every waiting thread.
  *  - Since schema 2 a record is stored zlib-compressed together with its
- *    LookupEvents summary (record_blob), so a lookup page neither parses
+ *    LookupEvents summary (store/evpack.c), so a lookup page neither parses
  *    records nor reads twice their size from disk; rows of older schemas
  *    stay TEXT and are read as they are.
  *  - WAL checkpoints run on a checkpointer thread with its own connection,
@@ -46,6 +46,7 @@
  *    durable in the WAL (synchronous=FULL), checkpoints fsync the database
  *    file before the WAL is reused.
  */
+#include "store/evpack.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -56,7 +57,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "util/gtutil.h"
 
@@ -74,10 +74,7 @@ typedef struct store_conn {
         sqlite3_stmt *st;
         bool busy;
     } c[STORE_STMT_CACHE];
-    char *zbuf;   /* an inflated record (record_text), valid until the next */
-    size_t zcap;
-    z_stream dz;  /* the writer's deflate state, reused (record_blob) */
-    bool dz_ok;
+    evpack_buf zb; /* an inflated record (record_text), valid until the next */
 } store_conn;
 
 struct store_txn {
@@ -158,7 +155,7 @@ static const char *const migrations[] = {
     "CREATE INDEX evr_seq ON event_resources (seq);",
     /* 2: from this version on, `json` holds either the record as TEXT
      * (rows written before) or a BLOB: the record and its LookupEvents
-     * summary, compressed together (record_blob). No table changes: the
+     * summary, compressed together (evpack). No table changes: the
      * version tells binaries older than this one (which would read the
      * BLOBs as text) to refuse the store. */
     "SELECT 1;",
@@ -239,12 +236,7 @@ static void conn_close(store_conn *cn)
         free(cn->c[i].sql);
     }
     cn->n = 0;
-    free(cn->zbuf);
-    cn->zbuf = NULL;
-    cn->zcap = 0;
-    if (cn->dz_ok)
-        deflateEnd(&cn->dz);
-    cn->dz_ok = false;
+    evpack_buf_free(&cn->zb);
     sqlite3_close(cn->db);
     cn->db = NULL;
 }
@@ -705,112 +697,16 @@ int store_doc_list(store_txn *t, const char *account, const char *region, const 
 
 /* ---------------------------------------------------------------- events */
 
-/* Records are stored compressed, together with their LookupEvents summary
- * (store_event.summary, which shares most of its strings with the record
- * and so costs ~10% of its own size this way): a BLOB of the record's
- * length and the summary's (4 bytes each, little-endian; 0: no summary)
- * followed by one zlib stream of the record then the summary. Level 1
- * (the writer thread pays for it on every call) with fixed Huffman codes:
- * a record of 1-2 KB then inflates without building code tables, which
- * was half of a LookupEvents page's instructions with zlib's default
- * strategy (callgrind: 49k instructions per record; records come out ~18%
- * larger). A 4 KiB window and a small hash (the same size on these
- * records as the defaults), in one deflate state per connection, reset
- * per record: setting up the default state cost more than compressing.
- * Rows written before schema 2 hold the record as TEXT and are read as is.
- * Returns a malloc'd blob and its size, or NULL. */
-static unsigned char *blob_with(z_stream *z, bool *z_ok, const char *json, const char *summary, size_t *len_out)
-{
-    size_t n = strlen(json), m = summary ? strlen(summary) : 0;
-    if (n > 0x7fffffffu || m > 0x7fffffffu - n)
-        return NULL;
-    if (!*z_ok) {
-        memset(z, 0, sizeof *z);
-        if (deflateInit2(z, 1, Z_DEFLATED, 12, 5, Z_FIXED) != Z_OK)
-            return NULL;
-        *z_ok = true;
-    } else if (deflateReset(z) != Z_OK) {
-        return NULL;
-    }
-    /* deflateBound knows these parameters (fixed codes: up to 9 bits per
-     * byte, more than compressBound allows) */
-    uLong zn = deflateBound(z, (uLong)(n + m));
-    unsigned char *b = malloc(8 + (size_t)zn);
-    if (!b)
-        return NULL;
-    for (int i = 0; i < 4; i++) {
-        b[i] = (unsigned char)((n >> (8 * i)) & 0xff);
-        b[4 + i] = (unsigned char)((m >> (8 * i)) & 0xff);
-    }
-    z->next_out = b + 8;
-    z->avail_out = (uInt)zn;
-    z->next_in = (Bytef *)(uintptr_t)json;
-    z->avail_in = (uInt)n;
-    int rc = deflate(z, m ? Z_NO_FLUSH : Z_FINISH);
-    if (m && rc == Z_OK && z->avail_in == 0) {
-        z->next_in = (Bytef *)(uintptr_t)summary;
-        z->avail_in = (uInt)m;
-        rc = deflate(z, Z_FINISH);
-    }
-    if (rc != Z_STREAM_END) {
-        free(b);
-        return NULL;
-    }
-    *len_out = 8 + (size_t)z->total_out;
-    return b;
-}
-
-static unsigned char *record_blob(store_conn *cn, const char *json, const char *summary, size_t *len_out)
-{
-    return blob_with(&cn->dz, &cn->dz_ok, json, summary, len_out);
-}
-
-/* store_event_pack: the same blob made on the caller's thread (the read
- * path's HTTP thread), so the writer thread, the serial part of every call,
- * only inserts it. Each thread keeps its own deflate state (a pthread key,
- * ended when the thread exits). */
-typedef struct pack_state {
-    z_stream z;
-    bool ok;
-} pack_state;
-
-static pthread_key_t pack_key;
-static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
-static bool pack_key_ok;
-
-static void pack_state_free(void *p)
-{
-    pack_state *ps = p;
-    if (ps->ok)
-        deflateEnd(&ps->z);
-    free(ps);
-}
-
-static void pack_key_init(void) { pack_key_ok = pthread_key_create(&pack_key, pack_state_free) == 0; }
-
+/* Records are stored as evpack blobs (store/evpack.c): compressed,
+ * together with their LookupEvents summary. Rows written before schema 2
+ * hold the record as TEXT and are read as is. */
 static int pack_record(const char *json, const char *summary, void **out, size_t *out_len)
 {
-    pthread_once(&pack_once, pack_key_init);
-    if (!pack_key_ok || !json)
-        return STORE_ERR;
-    pack_state *ps = pthread_getspecific(pack_key);
-    if (!ps) {
-        ps = calloc(1, sizeof *ps);
-        if (!ps || pthread_setspecific(pack_key, ps) != 0) {
-            free(ps);
-            return STORE_ERR;
-        }
-    }
-    unsigned char *b = blob_with(&ps->z, &ps->ok, json, summary, out_len);
+    unsigned char *b = evpack_pack(json, summary, out_len);
     if (!b)
         return STORE_ERR;
     *out = b;
     return STORE_OK;
-}
-
-static size_t le32(const unsigned char *b)
-{
-    return (size_t)b[0] | ((size_t)b[1] << 8) | ((size_t)b[2] << 16) | ((size_t)b[3] << 24);
 }
 
 /* The record in column col of the current row: the TEXT itself (then
@@ -824,30 +720,12 @@ static const char *record_text(store_conn *cn, sqlite3_stmt *st, int col, const 
         *summary_out = NULL;
     if (sqlite3_column_type(st, col) != SQLITE_BLOB)
         return (const char *)sqlite3_column_text(st, col);
-    const unsigned char *b = sqlite3_column_blob(st, col);
+    const void *b = sqlite3_column_blob(st, col);
     int bn = sqlite3_column_bytes(st, col);
-    if (!b || bn < 8)
+    const char *rec;
+    if (!b || bn < 0 || evpack_unpack(&cn->zb, b, (size_t)bn, &rec, summary_out) != 0)
         return NULL;
-    size_t n = le32(b), m = le32(b + 4);
-    if (n > 0x7fffffffu || m > 0x7fffffffu - n)
-        return NULL;
-    if (n + m + 2 > cn->zcap) {
-        size_t cap = n + m + 2 < 4096 ? 4096 : n + m + 2;
-        char *nb = realloc(cn->zbuf, cap);
-        if (!nb)
-            return NULL;
-        cn->zbuf = nb;
-        cn->zcap = cap;
-    }
-    uLongf out = (uLongf)(n + m);
-    if (uncompress((Bytef *)cn->zbuf, &out, b + 8, (uLong)(bn - 8)) != Z_OK || out != n + m)
-        return NULL;
-    memmove(cn->zbuf + n + 1, cn->zbuf + n, m);
-    cn->zbuf[n] = '\0';
-    cn->zbuf[n + 1 + m] = '\0';
-    if (summary_out && m)
-        *summary_out = cn->zbuf + n + 1;
-    return cn->zbuf;
+    return rec;
 }
 
 int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
@@ -857,7 +735,7 @@ int store_event_append(store_txn *t, const store_event *ev, int64_t *seq_out)
     if (t->fault_path && access(t->fault_path, F_OK) == 0)
         return STORE_ERR;
     size_t zlen = ev->packed_len;
-    unsigned char *z = ev->packed ? NULL : record_blob(t->conn, ev->json, ev->summary, &zlen);
+    unsigned char *z = ev->packed ? NULL : evpack_pack(ev->json, ev->summary, &zlen);
     if (!z && !ev->packed)
         return STORE_ERR;
     sqlite3_stmt *st = prep(t, "INSERT INTO events (account, region, time_ms, event_id, event_name,"
