@@ -46,6 +46,7 @@
 #include "sts/sts.h"
 #include "util/gtutil.h"
 #include "util/metrics.h"
+#include "util/jsonw.h"
 
 /* ---------------------------------------------------------------- encoders */
 
@@ -53,7 +54,7 @@ static void set_body(http_resp *out, json_t *body)
 {
     if (!body)
         return;
-    out->body = json_dumps(body, JSON_COMPACT);
+    out->body = gt_json_dumps(body, false, false);
     out->body_len = out->body ? strlen(out->body) : 0;
 }
 
@@ -173,7 +174,7 @@ static gt_err make_record(call_job *j)
         mark_console(j->rec, j->console_session_ms);
     json_decref(parts.request_parameters);
     json_decref(parts.response_elements);
-    j->text = j->rec ? json_dumps(j->rec, JSON_COMPACT) : NULL;
+    j->text = j->rec ? gt_json_dumps(j->rec, false, false) : NULL;
     if (!j->text)
         return GT_E_NOMEM;
     j->summary = ct_lookup_summary(j->rec, j->when);   /* NULL: summarised when looked up */

@@ -30,6 +30,7 @@
 #include "api/service.h"
 #include "cloudtrail/ct_trail.h"
 #include "util/gtutil.h"
+#include "util/jsonw.h"
 
 static const struct {
     const char *name;
@@ -94,7 +95,7 @@ static json_t *summary_of(const json_t *rec, int64_t time_ms)
 char *ct_lookup_summary(const json_t *rec, int64_t time_ms)
 {
     json_t *e = summary_of(rec, time_ms);
-    char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    char *s = e ? gt_json_dumps(e, false, false) : NULL;
     json_decref(e);
     return s;
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "util/gtutil.h"
+#include "util/jsonw.h"
 
 static json_t *capped_string(const char *s, size_t cap)
 {
@@ -39,7 +40,7 @@ static json_t *capped_object(json_t *o)
 {
     if (!o)
         return json_null();
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = gt_json_dumps(o, false, false);
     size_t n = text ? strlen(text) : 0;
     free(text);
     if (n > CT_MAX_PARAMS_BYTES) {

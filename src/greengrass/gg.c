@@ -41,6 +41,7 @@
 #include "api/service.h"
 #include <openssl/evp.h>
 #include "util/gtutil.h"
+#include "util/jsonw.h"
 
 typedef struct gg_kind {
     const char *infix;          /* op infix: "FunctionDefinition", "Group" */
@@ -149,7 +150,7 @@ json_t *gg_load(store_txn *t, const gt_call *c, const char *dkind, const char *i
 gt_err gg_save(store_txn *t, const gt_call *c, const char *dkind, const char *id, const char *parent,
                json_t *doc)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = gt_json_dumps(doc, false, false);
     if (!text)
         return GT_E_NOMEM;
     store_key key = {c->account, c->region, dkind, id};
@@ -882,7 +883,7 @@ static gt_err h_idempotent(gt_call *c, store_txn *t)
     if (!in)
         return GT_E_NOMEM;
     json_object_del(in, "AmznClientToken");
-    char *in_text = json_dumps(in, JSON_COMPACT | JSON_SORT_KEYS);
+    char *in_text = gt_json_dumps(in, true, false);
     json_decref(in);
     if (!in_text)
         return GT_E_NOMEM;
