@@ -7,7 +7,7 @@
  *
  * Two blob forms, told apart by the top bit of byte 3 (tools/evdict.py
  * reads and writes both too):
- * - with a preset dictionary (written since schema 3): bytes 0-2 the
+ * - with a preset dictionary (written since SQLite schema 3): bytes 0-2 the
  *   record's length (24 bits, little-endian), byte 3 0x80 | the
  *   dictionary's version, bytes 4-6 the summary's length, bytes 7-10 the
  *   adler32 of record + summary; then a raw deflate stream of the record
@@ -16,7 +16,7 @@
  *   a script of varied calls, not from the records it is measured on).
  *   A record is 1-2 KB: alone it shares little with itself, but nearly all
  *   of its field names, ARNs, sources and user agents are in the
- *   dictionary: bench store records ~210 B instead of ~770 B.
+ *   dictionary: bench store records ~200 B instead of ~740 B.
  * - schema 2 (no dictionary; still read, and written for a record or
  *   summary of 16 MiB or more): the record's and the summary's length (4
  *   bytes each, little-endian; the record's top bit is 0), then one zlib

@@ -58,3 +58,39 @@ def test_bulkload_sqlite_rows_serve_like_the_apis(make_server):
     one = evs[9]
     got = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": one["EventId"]}])["Events"]
     assert got == [one]
+
+
+def test_schema2_blobs_and_dictionary_blobs_serve_alike(make_server):
+    """A store holding blobs of both forms (schema 2's, without a
+    dictionary, from before; the dictionary form, written since schema 3)
+    answers every one of them with the same record and summary fields."""
+    s = make_server()
+    gg = s.client("greengrass")
+    g = gg.create_group(Name="mixed-tpl")
+    gg.get_group(GroupId=g["Id"])
+    s.stop()
+    db_path = os.path.join(s.data_dir, "greentrail.db")
+    for form in ("0", str(evdict.CURRENT)):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bulkload"), "--db", db_path,
+                            "--count", "60", "--days", "1", "--blob-dict", form],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] >= 3
+    forms = [b[3] & 0x80 for (b,) in db.execute("SELECT json FROM events")]
+    db.close()
+    assert forms.count(0) >= 60 and forms.count(0x80) >= 60
+    s.start()
+    ct = s.client("cloudtrail")
+    evs, kw = [], dict(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GetGroup"}],
+                       MaxResults=50)
+    while True:
+        page = ct.lookup_events(**kw)
+        evs += page["Events"]
+        if "NextToken" not in page:
+            break
+        kw["NextToken"] = page["NextToken"]
+    assert len(evs) >= 2 * 30
+    for e in evs:
+        rec = json.loads(e["CloudTrailEvent"])
+        assert rec["eventID"] == e["EventId"] and rec["eventName"] == "GetGroup" and e["Username"] == "admin"
