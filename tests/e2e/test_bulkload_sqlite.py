@@ -60,6 +60,7 @@ def test_bulkload_sqlite_rows_serve_like_the_apis(make_server):
     assert got == [one]
 
 
+@pytest.mark.sqlite_only
 def test_schema2_blobs_and_dictionary_blobs_serve_alike(make_server):
     """A store holding blobs of both forms (schema 2's, without a
     dictionary, from before; the dictionary form, written since schema 3)

@@ -56,7 +56,7 @@ def test_every_attribute_finds_its_event(server):
     assert [e["EventId"] for e in lookup(ct, "EventId", ev["EventId"])["Events"]] == [ev["EventId"]]
 
 
-@pytest.mark.skipif(bool(os.environ.get("GREENTRAIL_TEST_STORE")), reason="edits the SQLite store's file")
+@pytest.mark.sqlite_only
 def test_event_id_hash_collision_answers_the_right_event(server):
     """Two events whose eid column holds the same hash (made so here by
     editing the store): each EventId still answers its own event only."""
