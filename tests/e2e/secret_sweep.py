@@ -27,8 +27,11 @@ import os
 import sqlite3
 import subprocess
 import threading
-import zlib
 from urllib.parse import parse_qs, urlsplit
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import evdict  # noqa: E402  (tools/evdict.py: the stored record blobs)
 
 import boto3
 
@@ -121,14 +124,13 @@ def _stored_records(data_dir, store_url):
         return []
     db = sqlite3.connect(path, timeout=30)   # read-write: a killed server's WAL is recovered
     try:
-        # schema 2 stores a record and its LookupEvents summary compressed
-        # together: 4 bytes record length, 4 bytes summary length, zlib of both
+        # since schema 2 a record and its LookupEvents summary are stored
+        # compressed together (evpack blobs: tools/evdict.py reads them)
         out = []
         for (v,) in db.execute("SELECT json FROM events"):
             if isinstance(v, bytes):
-                n = int.from_bytes(v[:4], "little")
-                both = zlib.decompress(v[8:])
-                out += [both[:n].decode()] + ([both[n:].decode()] if len(both) > n else [])
+                rec, summ = evdict.unpack(v)
+                out += [rec.decode()] + ([summ.decode()] if summ else [])
             else:
                 out.append(v)
         return out

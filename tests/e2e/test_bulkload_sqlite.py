@@ -8,8 +8,10 @@ import json
 import os
 import sqlite3
 import subprocess
-import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import evdict  # noqa: E402  (tools/evdict.py: the stored record blobs)
 
 import pytest
 
@@ -33,7 +35,9 @@ def test_bulkload_sqlite_rows_serve_like_the_apis(make_server):
     rows = [r[0] for r in db.execute("SELECT json FROM events")]
     db.close()
     # compressed, each with its summary (the second length in the header)
-    assert len(rows) >= 3000 and all(isinstance(b, bytes) and struct.unpack("<II", b[:8])[1] > 0 for b in rows)
+    assert len(rows) >= 3000 and all(isinstance(b, bytes) and evdict.unpack(b)[1] for b in rows)
+    # with the current preset dictionary (evpack's dictionary form)
+    assert sum(1 for b in rows if b[3] == 0x80 | evdict.CURRENT) >= 3000
     s.start()
     ct = s.client("cloudtrail")
     old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
@@ -54,3 +58,40 @@ def test_bulkload_sqlite_rows_serve_like_the_apis(make_server):
     one = evs[9]
     got = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": one["EventId"]}])["Events"]
     assert got == [one]
+
+
+@pytest.mark.sqlite_only
+def test_schema2_blobs_and_dictionary_blobs_serve_alike(make_server):
+    """A store holding blobs of both forms (schema 2's, without a
+    dictionary, from before; the dictionary form, written since schema 3)
+    answers every one of them with the same record and summary fields."""
+    s = make_server()
+    gg = s.client("greengrass")
+    g = gg.create_group(Name="mixed-tpl")
+    gg.get_group(GroupId=g["Id"])
+    s.stop()
+    db_path = os.path.join(s.data_dir, "greentrail.db")
+    for form in ("0", str(evdict.CURRENT)):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bulkload"), "--db", db_path,
+                            "--count", "60", "--days", "1", "--blob-dict", form],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] >= 3
+    forms = [b[3] & 0x80 for (b,) in db.execute("SELECT json FROM events")]
+    db.close()
+    assert forms.count(0) >= 60 and forms.count(0x80) >= 60
+    s.start()
+    ct = s.client("cloudtrail")
+    evs, kw = [], dict(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "GetGroup"}],
+                       MaxResults=50)
+    while True:
+        page = ct.lookup_events(**kw)
+        evs += page["Events"]
+        if "NextToken" not in page:
+            break
+        kw["NextToken"] = page["NextToken"]
+    assert len(evs) >= 2 * 30
+    for e in evs:
+        rec = json.loads(e["CloudTrailEvent"])
+        assert rec["eventID"] == e["EventId"] and rec["eventName"] == "GetGroup" and e["Username"] == "admin"

@@ -16,8 +16,10 @@ import re
 import sqlite3
 import time
 import os
-import struct
-import zlib
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import evdict  # noqa: E402  (tools/evdict.py: the stored record blobs)
 
 import pytest
 
@@ -72,12 +74,11 @@ def test_summaries_answer_like_records(make_server, tmp_path):
     db = sqlite3.connect(os.path.join(s.data_dir, "greentrail.db"))
     assert db.execute("PRAGMA user_version").fetchone()[0] >= 2
     rows = db.execute("SELECT seq, json FROM events WHERE time_ms < ?", ((end + 1) * 1000,)).fetchall()
-    # every recorded call stored its record and summary compressed together:
-    # 4 bytes record length, 4 bytes summary length, zlib of both
-    assert len(rows) > 10 and all(isinstance(b, bytes) and struct.unpack("<II", b[:8])[1] > 0 for _, b in rows)
+    # every recorded call stored its record and summary compressed together
+    # (evpack blobs: tools/evdict.py)
+    assert len(rows) > 10 and all(isinstance(b, bytes) and evdict.unpack(b)[1] for _, b in rows)
     for seq, b in rows:   # drop the summaries, as in a store written before schema 2
-        n, m = struct.unpack("<II", b[:8])
-        rec = zlib.decompress(b[8:])[:n]
+        rec = evdict.unpack(b)[0]
         db.execute("UPDATE events SET json = ? WHERE seq = ?", (rec.decode(), seq))
     db.commit()
     db.close()

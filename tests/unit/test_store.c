@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "store/lease_set.h"
 #include "store/store.h"
@@ -664,9 +665,10 @@ static gt_err mig_scan_job(store_txn *t, void *ud)
     return after == 2 && store_event_scan(t, after, 0, mig_scan_cb, ud) == STORE_OK ? GT_OK : GT_E_INTERNAL;
 }
 
-static void test_migrate_from_v1(void **st)
+/* from schema 1 (v = 1), or from schema 2 (v = 2: the same tables, and
+ * e03 stored as schema 2's blob: record and summary, zlib, no dictionary) */
+static void migrate_from(int v)
 {
-    (void)st;
     mig_next = 0;
     if (!pg_base) {
         char path[300];
@@ -684,6 +686,26 @@ static void test_migrate_from_v1(void **st)
             " ('111111111111', 'us-east-1', 1002000, 'e03', 'GetGroup', 'greengrass.amazonaws.com', 'admin', 'AKIA', 1, '{\"eventID\":\"e03\"}');"
             "INSERT INTO event_resources VALUES (3, '111111111111', 'us-east-1', 1002000, 'AWS::Greengrass::Group', 'arn:old');",
             NULL, NULL, NULL), SQLITE_OK);
+        if (v == 2) {
+            /* schema 2's blob form, as its writer made it */
+            static const char rec[] = "{\"eventID\":\"e03\"}", summ[] = "{\"EventId\":\"e03\"}";
+            unsigned char blob[256];
+            char both[64];
+            snprintf(both, sizeof both, "%s%s", rec, summ);
+            for (int i = 0; i < 4; i++) {
+                blob[i] = (unsigned char)((sizeof rec - 1) >> (8 * i));
+                blob[4 + i] = (unsigned char)((sizeof summ - 1) >> (8 * i));
+            }
+            uLongf zn = sizeof blob - 8;
+            assert_int_equal(compress2(blob + 8, &zn, (const Bytef *)both, (uLong)strlen(both), 1), Z_OK);
+            sqlite3_stmt *up = NULL;
+            assert_int_equal(sqlite3_prepare_v2(db, "UPDATE events SET json = ?1 WHERE event_id = 'e03'", -1, &up, NULL),
+                             SQLITE_OK);
+            sqlite3_bind_blob(up, 1, blob, (int)(8 + zn), SQLITE_STATIC);
+            assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+            sqlite3_finalize(up);
+            assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL), SQLITE_OK);
+        }
         sqlite3_close(db);
     } else {
         store *s0 = open_s();
@@ -702,12 +724,22 @@ static void test_migrate_from_v1(void **st)
     }
     store *s = open_s();
     assert_non_null(s);
+    int old_summaries = v == 2 && !pg_base ? 1 : 0;
     mig_page p = mig_lookup(s, STORE_ATTR_NONE, NULL);
     assert_int_equal(p.n, 3);
-    assert_int_equal(p.with_summary, 0);
+    assert_int_equal(p.with_summary, old_summaries);
     assert_string_equal(p.ids[0], "e03");
     assert_string_equal(p.ids[2], "e01");
     assert_int_equal(mig_lookup(s, STORE_ATTR_EVENT_ID, "e02").n, 1);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_EVENT_ID, "e03").n, 1);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_EVENT_ID, "e09").n, 0);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_USERNAME, "admin").n, 3);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_ACCESS_KEY_ID, "AKIA").n, 3);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_EVENT_SOURCE, "greengrass.amazonaws.com").n, 3);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_EVENT_NAME, "CreateGroup").n, pg_base ? 0 : 1);
+    /* values never stored: an empty page, not an error */
+    assert_int_equal(mig_lookup(s, STORE_ATTR_USERNAME, "nobody").n, 0);
+    assert_int_equal(mig_lookup(s, STORE_ATTR_RESOURCE_TYPE, "AWS::Nothing").n, 0);
     assert_int_equal(mig_lookup(s, STORE_ATTR_READ_ONLY, "true").n, pg_base ? 3 : 2);
     if (!pg_base) {
         assert_int_equal(mig_lookup(s, STORE_ATTR_RESOURCE_NAME, "arn:old").n, 1);
@@ -721,7 +753,7 @@ static void test_migrate_from_v1(void **st)
     assert_int_equal(store_run(s, mig_append_job, "{\"EventId\":\"x\"}"), GT_OK);
     p = mig_lookup(s, STORE_ATTR_NONE, NULL);
     assert_int_equal(p.n, 4);
-    assert_int_equal(p.with_summary, 1);
+    assert_int_equal(p.with_summary, 1 + old_summaries);
     assert_string_equal(p.ids[0][0] == 'e' ? "ok" : p.ids[0], "ok");
     assert_int_equal(mig_lookup(s, STORE_ATTR_RESOURCE_NAME, "arn:new").n, pg_base ? 4 : 1);
     store_close(s);
@@ -729,6 +761,86 @@ static void test_migrate_from_v1(void **st)
     s = open_s();
     assert_non_null(s);
     assert_int_equal(mig_lookup(s, STORE_ATTR_EVENT_NAME, "GetGroup").n, pg_base ? 4 : 3);
+    store_close(s);
+}
+
+static void test_migrate_from_v1(void **st)
+{
+    (void)st;
+    migrate_from(1);
+}
+
+static void test_migrate_from_v2(void **st)
+{
+    (void)st;
+    migrate_from(2);
+}
+
+/* ---- interned values and rollbacks: a job that fails after storing an
+ * event with a new value leaves no cached id behind (the id is reused by
+ * the next new value; a stale cache entry would file later events under
+ * the wrong value). */
+typedef struct ghost_job {
+    const char *name;
+    bool fail;
+} ghost_job;
+
+static gt_err ghost_append(store_txn *t, void *ud)
+{
+    ghost_job *g = ud;
+    char json[96];
+    snprintf(json, sizeof json, "{\"eventID\":\"g-%s-%d\"}", g->name, g->fail);
+    store_event ev = {
+        .account = "222222222222", .region = "eu-west-1", .time_ms = 3000000, .event_id = json + 12,
+        .event_name = g->name, .event_source = "greengrass.amazonaws.com", .username = g->name,
+        .read_only = false, .json = json,
+    };
+    if (store_event_append(t, &ev, NULL) != STORE_OK)
+        return GT_E_INTERNAL;
+    return g->fail ? GT_E_INTERNAL : GT_OK;
+}
+
+static gt_err ghost_sp_append(store_txn *t, void *ud)
+{
+    /* inside a savepoint that is rolled back, then a real append */
+    if (store_sp_begin(t) != STORE_OK)
+        return GT_E_INTERNAL;
+    ghost_job g2 = {"SpGhost", false};
+    if (ghost_append(t, &g2) != GT_OK)
+        return GT_E_INTERNAL;
+    if (store_sp_rollback(t) != STORE_OK)
+        return GT_E_INTERNAL;
+    return ghost_append(t, ud);
+}
+
+static int ghost_count(store *s, store_attr a, const char *v)
+{
+    mig_ctx m = {.q = {.account = "222222222222", .region = "eu-west-1", .attr = a, .value = v,
+                       .start_ms = 0, .end_ms = 9999999, .limit = 8}};
+    assert_int_equal(store_read(s, mig_lookup_job, &m), GT_OK);
+    return m.p.n;
+}
+
+static void test_intern_rollback(void **st)
+{
+    (void)st;
+    store *s = open_s();
+    assert_non_null(s);
+    ghost_job ghost = {"Ghost", true}, real = {"Real", false}, again = {"Ghost", false};
+    assert_int_not_equal(store_run(s, ghost_append, &ghost), GT_OK);
+    assert_int_equal(store_run(s, ghost_append, &real), GT_OK);
+    assert_int_equal(store_run(s, ghost_append, &again), GT_OK);
+    assert_int_equal(ghost_count(s, STORE_ATTR_EVENT_NAME, "Real"), 1);
+    assert_int_equal(ghost_count(s, STORE_ATTR_EVENT_NAME, "Ghost"), 1);
+    assert_int_equal(ghost_count(s, STORE_ATTR_USERNAME, "Real"), 1);
+    /* a savepoint rolled back inside a job that commits */
+    ghost_job after = {"AfterSp", false}, sp_again = {"SpGhost", false};
+    assert_int_equal(store_run(s, ghost_sp_append, &after), GT_OK);
+    assert_int_equal(store_run(s, ghost_append, &sp_again), GT_OK);
+    assert_int_equal(ghost_count(s, STORE_ATTR_EVENT_NAME, "AfterSp"), 1);
+    assert_int_equal(ghost_count(s, STORE_ATTR_EVENT_NAME, "SpGhost"), 1);
+    assert_int_equal(ghost_count(s, STORE_ATTR_EVENT_NAME, "Real"), 1);
+    assert_int_equal(ghost_count(s, STORE_ATTR_EVENT_NAME, "Never"), 0);
     store_close(s);
 }
 
@@ -1043,6 +1155,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_next_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intern_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_records_roundtrip, setup, teardown),
         cmocka_unit_test(test_bad_dir),
     };
@@ -1054,6 +1168,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_next_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_v2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intern_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_records_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_watermark, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_feed_under_load, setup, teardown),
